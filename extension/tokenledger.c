@@ -1,0 +1,59 @@
+/*
+ * tokenledger.c
+ *    Module entry point and settings.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "tokenledger.h"
+
+PG_MODULE_MAGIC;
+
+bool		tl_enabled = true;
+int			tl_max_tokens_per_event = 100000000;
+int			tl_max_metadata_bytes = 4096;
+int			tl_max_future_skew_s = 300;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/*
+	 * Settings are superuser-set (per database or role with ALTER ... SET):
+	 * an app must not be able to switch its own accounting off.
+	 */
+	DefineCustomBoolVariable("tokenledger.enabled",
+							 "Records usage; off makes usage_log_insert a no-op returning NULL.",
+							 "The kill switch: set it with ALTER SYSTEM, ALTER DATABASE or ALTER ROLE.",
+							 &tl_enabled, true, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tokenledger.max_tokens_per_event",
+							"Largest total token count one event may carry.",
+							"Larger counts are rejected as corrupt input.",
+							&tl_max_tokens_per_event, 100000000, 1, 1000000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tokenledger.max_metadata_bytes",
+							"Largest metadata object one event may carry, in bytes.",
+							"Metadata holds tags, never message content.",
+							&tl_max_metadata_bytes, 4096, 0, 1048576,
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tokenledger.max_future_skew",
+							"How far occurred_at may lie ahead of the server clock.",
+							"Guards against events stamped with a wrong clock or unit.",
+							&tl_max_future_skew_s, 300, 0, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("tokenledger");
+#else
+	EmitWarningsOnPlaceholders("tokenledger");
+#endif
+
+	tl_state_init_callbacks();
+}

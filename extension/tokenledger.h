@@ -1,0 +1,59 @@
+/*
+ * tokenledger.h
+ *    Declarations shared by the tokenledger extension's C files.
+ */
+#ifndef TOKENLEDGER_H
+#define TOKENLEDGER_H
+
+#include "postgres.h"
+#include "utils/timestamp.h"
+
+/* Settings (tokenledger.c) */
+extern bool tl_enabled;
+extern int	tl_max_tokens_per_event;
+extern int	tl_max_metadata_bytes;
+extern int	tl_max_future_skew_s;
+
+/* Longest provider, model, endpoint or request type name, in bytes. */
+#define TL_NAME_MAX 200
+/* Longest user, request, session or message id, in bytes. */
+#define TL_ID_MAX 256
+
+/*
+ * Where the extension's objects live, resolved once per backend and again
+ * after any relcache invalidation of its tables (extension_state.c).
+ */
+typedef struct TlState
+{
+	bool		valid;
+	Oid			schema_oid;
+	char	   *schema_name;	/* quoted, in TopMemoryContext */
+	Oid			usage_log_oid;
+	Oid			event_seq_oid;
+	Oid			dimension_oids[4];
+	uint64		generation;		/* bumped each time the state is rebuilt */
+} TlState;
+
+extern TlState *tl_state(void);
+extern char *tl_qualified(const char *name);
+
+/* Dimensions (dimension_cache.c) */
+typedef enum TlDimension
+{
+	TL_DIM_PROVIDER = 0,
+	TL_DIM_MODEL,
+	TL_DIM_ENDPOINT,
+	TL_DIM_REQUEST_TYPE
+} TlDimension;
+
+#define TL_DIM_COUNT 4
+extern const char *const tl_dimension_tables[TL_DIM_COUNT];
+
+extern int32 tl_dimension_id(TlDimension dim, const char *name);
+extern void tl_dimension_cache_reset(void);
+extern void tl_dimension_xact_end(bool committed);
+
+/* Invalidation of everything cached per backend. */
+extern void tl_state_init_callbacks(void);
+
+#endif							/* TOKENLEDGER_H */

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The one test command (make test). Installs what is missing, builds with
+# warnings as errors, starts a private throwaway cluster, runs every suite,
+# removes the cluster even on failure, and ends with "N passed, N failed".
+set -uo pipefail
+TL_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$TL_ROOT/test/lib/bootstrap.sh"
+. "$TL_ROOT/test/lib/cluster.sh"
+
+PASSED=0; FAILED=0
+tally() { PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2)); }
+
+tl_bootstrap_packages || { echo "package bootstrap failed"; echo "0 passed, 1 failed"; exit 1; }
+tl_build_install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+WORK="$(mktemp -d /tmp/tokenledger-test.XXXXXX)"
+chmod 755 "$WORK"  # the postgres OS user must reach the cluster inside
+cleanup() {
+    tl_cluster_stop "$WORK/cluster"
+    [ "${TL_KEEP:-0}" = 1 ] && echo "kept $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+tl_cluster_init "$WORK/cluster" tokenledger || { echo "0 passed, 1 failed"; exit 1; }
+tl_cluster_start "$WORK/cluster" || { echo "0 passed, 1 failed"; exit 1; }
+BINDIR="$(tl_pg_bindir)"
+PGXS_DIR="$(dirname "$(dirname "$(dirname "$("$BINDIR/pg_config" --pgxs)")")")"
+mkdir -p "$WORK/out"; chmod 777 "$WORK/out"
+
+# Counts "... ok" / "... FAILED" lines of pg_regress-style output; a runner
+# that failed without naming a failed test counts as one failure.
+count_regress() {
+    local out="$1" status="$2" ok bad
+    ok=$(grep -cE '(\.\.\. ok|^ok [0-9]+)' "$out" || true)
+    bad=$(grep -cE '(\.\.\. FAILED|\.\.\. failed|^not ok [0-9]+)' "$out" || true)
+    [ "$status" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+    tally "$ok" "$bad"
+    [ "$bad" -eq 0 ]
+}
+
+run_pg_regress() {
+    local tests
+    tests=$(cd "$TL_ROOT/sql" && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+    [ -n "$tests" ] || return 0
+    echo "==> pg_regress"
+    "$PGXS_DIR/src/test/regress/pg_regress" --bindir="$BINDIR" \
+        --inputdir="$TL_ROOT" --outputdir="$WORK/out/regress" \
+        --dbname=tl_regress $tests 2>&1 | tee "$WORK/regress.log"
+    if ! count_regress "$WORK/regress.log" "${PIPESTATUS[0]}"; then
+        cat "$WORK/out/regress/regression.diffs" 2>/dev/null
+    fi
+}
+
+run_isolation() {
+    local specs
+    specs=$(cd "$TL_ROOT/test/isolation/specs" && ls *.spec 2>/dev/null | sed 's/\.spec$//' | sort)
+    [ -n "$specs" ] || return 0
+    echo "==> isolation tester"
+    psql -X -q -d postgres -c "CREATE DATABASE tl_isolation" \
+        && psql -X -q -d tl_isolation -c "CREATE EXTENSION tokenledger" || { tally 0 1; return; }
+    "$PGXS_DIR/src/test/isolation/pg_isolation_regress" --bindir="$BINDIR" \
+        --inputdir="$TL_ROOT/test/isolation" --outputdir="$WORK/out/isolation" \
+        --use-existing --dbname=tl_isolation $specs 2>&1 | tee "$WORK/isolation.log"
+    if ! count_regress "$WORK/isolation.log" "${PIPESTATUS[0]}"; then
+        cat "$WORK/out/isolation/regression.diffs" 2>/dev/null
+    fi
+}
+
+run_pgtap() {
+    local files f
+    files=$(ls "$TL_ROOT"/test/pgtap/*.sql 2>/dev/null | sort)
+    [ -n "$files" ] || return 0
+    echo "==> pgTAP (pg_prove)"
+    psql -X -q -c "CREATE EXTENSION IF NOT EXISTS pgtap" -c "CREATE EXTENSION IF NOT EXISTS tokenledger" \
+        || { tally 0 1; return; }
+    # One pg_prove per file, so each file counts as one test.
+    for f in $files; do
+        if pg_prove --ext .sql -d "$PGDATABASE" "$f"; then tally 1 0; else tally 0 1; fi
+    done
+}
+
+run_ctest() {
+    [ -f "$TL_ROOT/client/CMakeLists.txt" ] || return 0
+    echo "==> client (cmake + ctest)"
+    local build="$WORK/build"
+    if ! { cmake -S "$TL_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Debug >/dev/null \
+           && cmake --build "$build" -j2 >"$WORK/cmake-build.log" 2>&1; }; then
+        cat "$WORK/cmake-build.log"; tally 0 1; return
+    fi
+    (cd "$build" && ctest --output-on-failure) 2>&1 | tee "$WORK/ctest.log"
+    local line total bad
+    line=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$WORK/ctest.log" | tail -1)
+    total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+    bad=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
+    if [ -n "$line" ]; then tally $((total - bad)) "$bad"; else tally 0 1; fi
+}
+
+run_pg_regress
+run_isolation
+run_pgtap
+run_ctest
+
+echo
+echo "${PASSED} passed, ${FAILED} failed"
+[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
