@@ -11,7 +11,6 @@ PASSED=0; FAILED=0
 tally() { PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2)); }
 
 tl_bootstrap_packages || { echo "package bootstrap failed"; echo "0 passed, 1 failed"; exit 1; }
-tl_build_install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 WORK="$(mktemp -d /tmp/tokenledger-test.XXXXXX)"
 chmod 755 "$WORK"  # the postgres OS user must reach the cluster inside
@@ -20,6 +19,9 @@ cleanup() {
     [ "${TL_KEEP:-0}" = 1 ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+tl_stage_root "$WORK/root"
+tl_build_install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 tl_cluster_init "$WORK/cluster" tokenledger || { echo "0 passed, 1 failed"; exit 1; }
 tl_cluster_start "$WORK/cluster" || { echo "0 passed, 1 failed"; exit 1; }
