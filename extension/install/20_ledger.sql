@@ -28,6 +28,9 @@ COMMENT ON TABLE @extschema@.usage_providers IS 'Dimension: LLM providers (opena
 COMMENT ON TABLE @extschema@.usage_models IS 'Dimension: model ids as the app reported them, referenced by usage_log.model_id; append-only';
 COMMENT ON TABLE @extschema@.usage_endpoints IS 'Dimension: app endpoints or features (chat, summarize, ...), referenced by usage_log.endpoint_id; append-only';
 COMMENT ON TABLE @extschema@.usage_request_types IS 'Closed list of request types; an admin may add rows, usage_log_insert rejects any other name';
+COMMENT ON SEQUENCE @extschema@.usage_providers_provider_id_seq IS 'Keys for usage_providers';
+COMMENT ON SEQUENCE @extschema@.usage_models_model_id_seq IS 'Keys for usage_models';
+COMMENT ON SEQUENCE @extschema@.usage_endpoints_endpoint_id_seq IS 'Keys for usage_endpoints';
 COMMENT ON COLUMN @extschema@.usage_request_types.request_type_id IS 'Key stored in usage_log.request_type_id';
 
 -- Event ids. CACHE 1 (the default, stated on purpose): with a per-backend
