@@ -40,7 +40,7 @@ static const char *const bucket_names[N_BUCKETS] = {
 /* Parameters of the ledger INSERT, in column order. */
 enum
 {
-	P_OCCURRED_AT = 0, P_EVENT_ID,
+	P_OCCURRED_AT = 0, P_EVENT_ID, P_TOTAL_TOKENS,
 	P_INPUT_COST, P_OUTPUT_COST, P_CACHE_READ_COST, P_CACHE_WRITE_COST, P_REASONING_COST, P_TOTAL_COST,
 	P_INPUT, P_CACHE_READ, P_CACHE_WRITE, P_CACHE_WRITE_1H, P_OUTPUT, P_REASONING,
 	P_LATENCY_MS, P_MODEL_ID, P_ENDPOINT_ID, P_PRICE_ID, P_PROVIDER_ID, P_REQUEST_TYPE_ID,
@@ -49,7 +49,7 @@ enum
 };
 
 static const Oid param_types[N_PARAMS] = {
-	TIMESTAMPTZOID, INT8OID,
+	TIMESTAMPTZOID, INT8OID, INT8OID,
 	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
 	INT4OID, INT4OID, INT4OID, INT4OID, INT4OID, INT4OID,
 	INT4OID, INT4OID, INT4OID, INT4OID, INT2OID, INT2OID,
@@ -78,11 +78,12 @@ static void
 prepare_plans(void)
 {
 	TlState    *st = tl_state();
-	char	   *requests = tl_qualified("usage_request_ids");
+	char	   *requests;
 	Oid			claim_types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
 
 	if (insert_plan != NULL && plans_generation == st->generation)
 		return;
+	requests = tl_qualified("usage_request_ids");
 	if (insert_plan)
 	{
 		SPI_freeplan(insert_plan);
@@ -90,7 +91,7 @@ prepare_plans(void)
 		SPI_freeplan(find_request_plan);
 	}
 	insert_plan = keep_plan(psprintf(
-		"INSERT INTO %s (occurred_at, event_id, "
+		"INSERT INTO %s (occurred_at, event_id, total_tokens, "
 		"input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, "
 		"cache_write_cost_nano_usd, reasoning_cost_nano_usd, total_cost_nano_usd, "
 		"input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, "
@@ -98,7 +99,7 @@ prepare_plans(void)
 		"provider_id, request_type_id, service_tier, success, user_id, request_id, "
 		"session_id, message_id, error_type, metadata) VALUES ("
 		"$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-		"$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
+		"$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
 		tl_qualified("usage_log")), N_PARAMS, param_types);
 	/* Waits for a concurrent holder of the same id, then does nothing. */
 	claim_request_plan = keep_plan(psprintf(
@@ -294,6 +295,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	(void) optional_text(fcinfo, ARG_ENDPOINT, "endpoint", TL_NAME_MAX, &isnull);
 
 	values[P_OCCURRED_AT] = TimestampTzGetDatum(occurred_at);
+	values[P_TOTAL_TOKENS] = Int64GetDatum(total);
 	values[P_INPUT] = Int32GetDatum((int32) tokens[0]);
 	values[P_OUTPUT] = Int32GetDatum((int32) tokens[1]);
 	values[P_CACHE_READ] = Int32GetDatum((int32) tokens[2]);

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Ingest: usage_log_insert against a plain prepared INSERT of the same values
+# into a bare table of the same shape, interleaved, at 1, 8 and 16 clients;
+# then bytes per event after 1M events. Runs inside run.sh's cluster.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
+ROUNDS="${BENCH_ROUNDS:-2}"
+EVENTS="${BENCH_EVENTS:-1000000}"
+
+psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS tokenledger CASCADE;
+CREATE EXTENSION tokenledger;
+DROP TABLE IF EXISTS bench_plain;
+-- Same columns, types and order as the ledger; no partitions, no indexes.
+CREATE TABLE bench_plain (LIKE usage_log INCLUDING DEFAULTS INCLUDING GENERATED);
+CREATE SEQUENCE IF NOT EXISTS bench_plain_seq;
+SQL
+
+tps() { # script clients -> tps
+    "$PGBENCH" -n -M prepared -f "$HERE/pgbench/$1" -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" \
+        -T "$SECONDS_PER_RUN" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+declare -A fn plain
+for c in 1 8 16; do
+    fn[$c]=0; plain[$c]=0
+    for r in $(seq "$ROUNDS"); do
+        p=$(tps insert_plain.sql "$c"); f=$(tps insert_usage_log.sql "$c")
+        plain[$c]=$(awk -v a="${plain[$c]}" -v b="$p" 'BEGIN{print a + b}')
+        fn[$c]=$(awk -v a="${fn[$c]}" -v b="$f" 'BEGIN{print a + b}')
+        echo "  clients=$c round=$r plain=$p usage_log_insert=$f"
+    done
+    plain[$c]=$(awk -v a="${plain[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
+    fn[$c]=$(awk -v a="${fn[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
+done
+
+echo "  loading $EVENTS events through usage_log_insert for the size measurement"
+psql -X -q -v ON_ERROR_STOP=1 -v events="$EVENTS" <<'SQL'
+TRUNCATE usage_log, usage_request_ids;
+SELECT count(usage_log_insert(
+    user_id => 'user-' || (n % 5000), model => (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash'])[1 + n % 4],
+    provider => (ARRAY['openai', 'openai', 'anthropic', 'google'])[1 + n % 4], endpoint => 'chat',
+    input_tokens => 500 + n % 3000, output_tokens => 50 + n % 700, cache_read_tokens => (n % 5) * 256,
+    session_id => 'sess-' || (n / 20), message_id => 'msg-' || n,
+    request_id => md5(n::text), occurred_at => now() - (n % 2592000) * interval '1 second',
+    latency_ms => 300 + n % 4000))
+FROM generate_series(1, :events) n;
+VACUUM ANALYZE usage_log, usage_request_ids;
+SQL
+sizes=$(psql -X -At -F' ' -v events="$EVENTS" <<'SQL'
+SELECT (sum(pg_total_relation_size(relid)) / :events)::int,
+       (pg_total_relation_size('usage_request_ids') / :events)::int
+FROM pg_partition_tree('usage_log') WHERE isleaf;
+SQL
+)
+ledger_bpe=${sizes% *}; dedup_bpe=${sizes#* }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b}'; }
+md="$TL_ROOT/test/bench/results/ingest-$BENCH_STAMP.md"
+json="$TL_ROOT/test/bench/results/ingest-$BENCH_STAMP.json"
+{
+    echo "# Ingest benchmark ($BENCH_STAMP)"
+    echo
+    echo "pgbench -M prepared, ${SECONDS_PER_RUN}s per run, $ROUNDS interleaved rounds, $(nproc) cores, fsync on, synchronous_commit on."
+    echo
+    echo "| clients | plain INSERT (events/s) | usage_log_insert (events/s) | ratio |"
+    echo "|---:|---:|---:|---:|"
+    for c in 1 8 16; do
+        printf '| %d | %.0f | %.0f | %s |\n' "$c" "${plain[$c]}" "${fn[$c]}" "$(ratio "${fn[$c]}" "${plain[$c]}")"
+    done
+    echo
+    echo "Bytes per event after $EVENTS events: ledger with its indexes $ledger_bpe B; request-id dedup index adds $dedup_bpe B (total $((ledger_bpe + dedup_bpe)) B)."
+} > "$md"
+{
+    printf '{"benchmark": "ingest", "stamp": "%s", "seconds_per_run": %s, "rounds": %s, "cores": %s,\n' \
+        "$BENCH_STAMP" "$SECONDS_PER_RUN" "$ROUNDS" "$(nproc)"
+    printf ' "throughput": ['
+    sep=""
+    for c in 1 8 16; do
+        printf '%s{"clients": %d, "plain_insert_eps": %.1f, "usage_log_insert_eps": %.1f, "ratio": %s}' \
+            "$sep" "$c" "${plain[$c]}" "${fn[$c]}" "$(ratio "${fn[$c]}" "${plain[$c]}")"
+        sep=", "
+    done
+    printf '],\n "events_measured": %s, "ledger_bytes_per_event": %s, "dedup_bytes_per_event": %s}\n' \
+        "$EVENTS" "$ledger_bpe" "$dedup_bpe"
+} > "$json"
+cat "$md"
