@@ -81,6 +81,11 @@ run_pgtap() {
     done
 }
 
+run_dump_restore() {
+    echo "==> pg_dump / pg_restore round trip"
+    if TMPDIR="$WORK" bash "$TL_ROOT/test/dump_restore.sh" "$BINDIR"; then tally 1 0; else tally 0 1; fi
+}
+
 run_ctest() {
     [ -f "$TL_ROOT/client/CMakeLists.txt" ] || return 0
     echo "==> client (cmake + ctest)"
@@ -100,6 +105,7 @@ run_ctest() {
 run_pg_regress
 run_isolation
 run_pgtap
+run_dump_restore
 run_ctest
 
 echo
