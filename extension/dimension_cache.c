@@ -127,7 +127,7 @@ run_id_plan(SPIPlanPtr plan, const char *name)
 		return -1;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	/* smallint and integer keys both fit in int32 */
-	return SPI_tuptable->tupdesc->attrs[0].atttypid == INT2OID
+	return TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid == INT2OID
 		? (int32) DatumGetInt16(d) : DatumGetInt32(d);
 }
 

@@ -58,7 +58,7 @@ static const Oid param_types[N_PARAMS] = {
 };
 
 static SPIPlanPtr insert_plan;
-static SPIPlanPtr claim_request_plan;
+static SPIPlanPtr claim_and_insert_plan;
 static SPIPlanPtr find_request_plan;
 static uint64 plans_generation;
 
@@ -78,35 +78,46 @@ static void
 prepare_plans(void)
 {
 	TlState    *st = tl_state();
-	char	   *requests;
-	Oid			claim_types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
+	char	   *columns;
+	char	   *row;
 
 	if (insert_plan != NULL && plans_generation == st->generation)
 		return;
-	requests = tl_qualified("usage_request_ids");
 	if (insert_plan)
 	{
 		SPI_freeplan(insert_plan);
-		SPI_freeplan(claim_request_plan);
+		SPI_freeplan(claim_and_insert_plan);
 		SPI_freeplan(find_request_plan);
 	}
-	insert_plan = keep_plan(psprintf(
-		"INSERT INTO %s (occurred_at, event_id, total_tokens, "
+	columns = "occurred_at, event_id, total_tokens, "
 		"input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, "
 		"cache_write_cost_nano_usd, reasoning_cost_nano_usd, total_cost_nano_usd, "
 		"input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, "
 		"output_tokens, reasoning_tokens, latency_ms, model_id, endpoint_id, price_id, "
 		"provider_id, request_type_id, service_tier, success, user_id, request_id, "
-		"session_id, message_id, error_type, metadata) VALUES ("
-		"$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-		"$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
-		tl_qualified("usage_log")), N_PARAMS, param_types);
-	/* Waits for a concurrent holder of the same id, then does nothing. */
-	claim_request_plan = keep_plan(psprintf(
-		"INSERT INTO %s (request_id, event_id, occurred_at) VALUES ($1, $2, $3) "
-		"ON CONFLICT (request_id) DO NOTHING", requests), 3, claim_types);
-	find_request_plan = keep_plan(psprintf(
-		"SELECT event_id FROM %s WHERE request_id = $1", requests), 1, claim_types);
+		"session_id, message_id, error_type, metadata";
+	row = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+		"$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29";
+
+	insert_plan = keep_plan(psprintf("INSERT INTO %s (%s) VALUES (%s)",
+									 tl_qualified("usage_log"), columns, row),
+							N_PARAMS, param_types);
+
+	/*
+	 * With a request id, claiming it and recording the event are one
+	 * statement: the claim waits for a concurrent holder of the same id and
+	 * then yields no row, so nothing is recorded twice.
+	 */
+	claim_and_insert_plan = keep_plan(psprintf(
+		"WITH claim AS (INSERT INTO %s (request_id, event_id, occurred_at) "
+		"VALUES ($%d, $%d, $%d) ON CONFLICT (request_id) DO NOTHING RETURNING 1) "
+		"INSERT INTO %s (%s) SELECT %s FROM claim",
+		tl_qualified("usage_request_ids"), P_REQUEST_ID + 1, P_EVENT_ID + 1, P_OCCURRED_AT + 1,
+		tl_qualified("usage_log"), columns, row), N_PARAMS, param_types);
+
+	find_request_plan = keep_plan(psprintf("SELECT event_id FROM %s WHERE request_id = $1",
+										   tl_qualified("usage_request_ids")),
+								  1, &param_types[P_REQUEST_ID]);
 	plans_generation = st->generation;
 }
 
@@ -338,29 +349,19 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	event_id = nextval_internal(tl_state()->event_seq_oid, false);
 	values[P_EVENT_ID] = Int64GetDatum(event_id);
 
-	if (!request_id_null)
-	{
-		Datum		claim[3] = {request_id, Int64GetDatum(event_id), TimestampTzGetDatum(occurred_at)};
-
-		rc = SPI_execute_plan(claim_request_plan, claim, NULL, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "tokenledger: request id claim failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 0)
-		{
-			/* A retry: the first recording wins, nothing more is written. */
-			rc = SPI_execute_plan(find_request_plan, &request_id, NULL, false, 1);
-			if (rc != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "tokenledger: request id vanished during deduplication");
-			event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 1, &isnull));
-			SPI_finish();
-			PG_RETURN_INT64(event_id);
-		}
-	}
-
-	rc = SPI_execute_plan(insert_plan, values, nulls, false, 0);
-	if (rc != SPI_OK_INSERT || SPI_processed != 1)
+	rc = SPI_execute_plan(request_id_null ? insert_plan : claim_and_insert_plan,
+						  values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "tokenledger: ledger insert failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		/* A retry: the first recording wins and its id is returned. */
+		rc = SPI_execute_plan(find_request_plan, &request_id, NULL, false, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "tokenledger: request id vanished during deduplication");
+		event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	}
 	SPI_finish();
 
 	PG_RETURN_INT64(event_id);
