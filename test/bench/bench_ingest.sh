@@ -18,9 +18,11 @@ CREATE TABLE bench_plain (LIKE usage_log INCLUDING DEFAULTS INCLUDING GENERATED)
 CREATE SEQUENCE IF NOT EXISTS bench_plain_seq;
 SQL
 
-tps() { # script clients -> tps
-    "$PGBENCH" -n -M prepared -f "$HERE/pgbench/$1" -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" \
-        -T "$SECONDS_PER_RUN" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+tps() { # script clients -> tps; a failed run stops the benchmark
+    local out
+    out=$("$PGBENCH" -n -M prepared -f "$HERE/pgbench/$1" -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" \
+        -T "$SECONDS_PER_RUN" 2>&1) || { echo "pgbench $1 failed:" >&2; echo "$out" >&2; return 1; }
+    sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out"
 }
 
 declare -A fn plain
