@@ -59,3 +59,9 @@ CREATE EXTENSION tokenledger;
 RESET client_min_messages;
 SELECT usage_log_insert('u5', 'gpt-4o', provider => 'openai') AS id_after_recreate;
 SELECT model, provider FROM usage_events;
+
+-- Dimension rows are append-only: keys are cached per backend and referenced by history.
+UPDATE usage_models SET name = 'gpt-5' WHERE name = 'gpt-4o';
+DELETE FROM usage_providers;
+TRUNCATE usage_endpoints;
+SELECT model, provider FROM usage_events;

@@ -157,3 +157,37 @@ CREATE POLICY usage_log_reader_reads_own ON @extschema@.usage_log
     FOR SELECT TO tokenledger_reader USING (user_id = CURRENT_USER);
 COMMENT ON POLICY usage_log_admin_reads_all ON @extschema@.usage_log IS 'Admins read every ledger row';
 COMMENT ON POLICY usage_log_reader_reads_own ON @extschema@.usage_log IS 'A reader sees only rows whose user_id is their own role name';
+
+-- Dimension rows are append-only: every backend caches name -> key, and
+-- ledger rows reference the keys, so changing or removing one would
+-- silently re-attribute history.
+CREATE FUNCTION @extschema@.usage_dimension_append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RAISE EXCEPTION '% rows are append-only', TG_TABLE_NAME
+        USING ERRCODE = 'feature_not_supported',
+              HINT = 'Ledger rows reference these keys and every session caches them; add a new name instead of changing or removing one.';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_dimension_append_only() IS
+'Trigger: refuses UPDATE, DELETE and TRUNCATE on the dimension tables';
+REVOKE ALL ON FUNCTION @extschema@.usage_dimension_append_only() FROM PUBLIC;
+
+DO $triggers$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['usage_providers', 'usage_models', 'usage_endpoints', 'usage_request_types'] LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON @extschema@.%I
+                 FOR EACH ROW EXECUTE FUNCTION @extschema@.usage_dimension_append_only()',
+            t || '_append_only', t);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER %I BEFORE TRUNCATE ON @extschema@.%I
+                 FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.usage_dimension_append_only()',
+            t || '_no_truncate', t);
+    END LOOP;
+END
+$triggers$;
