@@ -86,6 +86,12 @@ run_dump_restore() {
     if TMPDIR="$WORK" bash "$TL_ROOT/test/dump_restore.sh" "$BINDIR"; then tally 1 0; else tally 0 1; fi
 }
 
+run_release_check() {
+    echo "==> release checks (frozen scripts, upgrade = fresh install)"
+    bash "$TL_ROOT/test/release_check.sh" | tee "$WORK/release.log"
+    tally "$(grep -c '^ok - ' "$WORK/release.log")" "$(grep -c '^FAILED - ' "$WORK/release.log")"
+}
+
 run_ctest() {
     [ -f "$TL_ROOT/client/CMakeLists.txt" ] || return 0
     echo "==> client (cmake + ctest)"
@@ -106,6 +112,7 @@ run_pg_regress
 run_isolation
 run_pgtap
 run_dump_restore
+run_release_check
 run_ctest
 
 echo
