@@ -38,7 +38,7 @@ SELECT pg_describe_object(classid, objid, 0) || ' | comment=' || coalesce(obj_de
 FROM members
 UNION ALL
 SELECT 'function ' || p.oid::regprocedure || ' returns ' || pg_get_function_result(p.oid)
-       || ' vol=' || p.provolatile || ' secdef=' || p.prosecdef || ' strict=' || p.proisstrict
+       || ' vol=' || p.provolatile::text || ' secdef=' || p.prosecdef || ' strict=' || p.proisstrict
        || ' config=' || coalesce(p.proconfig::text, '') || ' acl=' || coalesce(p.proacl::text, '')
        || ' args=' || pg_get_function_arguments(p.oid) || ' body=' || md5(p.prosrc)
 FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
@@ -50,7 +50,7 @@ FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
 UNION ALL
-SELECT 'relation ' || c.relname || ' kind=' || c.relkind || ' rls=' || c.relrowsecurity
+SELECT 'relation ' || c.relname || ' kind=' || c.relkind::text || ' rls=' || c.relrowsecurity
        || ' acl=' || coalesce(c.relacl::text, '')
        || CASE WHEN c.relkind = 'v' THEN ' def=' || md5(pg_get_viewdef(c.oid)) ELSE '' END
 FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
@@ -64,7 +64,7 @@ UNION ALL
 SELECT 'trigger ' || pg_get_triggerdef(t.oid)
 FROM members m JOIN pg_trigger t ON m.classid = 'pg_class'::regclass AND t.tgrelid = m.objid AND NOT t.tgisinternal
 UNION ALL
-SELECT 'policy ' || po.polname || ' on ' || po.polrelid::regclass || ' cmd=' || po.polcmd
+SELECT 'policy ' || po.polname || ' on ' || po.polrelid::regclass || ' cmd=' || po.polcmd::text
        || ' roles=' || po.polroles::regrole[]::text || ' using=' || coalesce(pg_get_expr(po.polqual, po.polrelid), '')
 FROM members m JOIN pg_policy po ON m.classid = 'pg_class'::regclass AND po.polrelid = m.objid
 ORDER BY 1;
@@ -74,11 +74,16 @@ SQL
 for script in $(awk '{print $2}' "$EXT/released.sha256" 2>/dev/null); do
     old=${script#tokenledger--}; old=${old%.sql}
     [ "$old" = "$current" ] && continue
-    for db in tl_upgrade tl_fresh; do psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"; done
+    for db in tl_upgrade tl_fresh; do
+        psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+    done
     if psql -X -q -v ON_ERROR_STOP=1 -d tl_upgrade -c "CREATE EXTENSION tokenledger VERSION '$old'" \
            -c "ALTER EXTENSION tokenledger UPDATE" \
        && psql -X -q -v ON_ERROR_STOP=1 -d tl_fresh -c "CREATE EXTENSION tokenledger"; then
-        if diff <(fingerprint tl_upgrade) <(fingerprint tl_fresh); then
+        # A fingerprint that fails to compute must not compare equal to another.
+        if ! fingerprint tl_upgrade > "$TMPDIR/upgraded.txt" || ! fingerprint tl_fresh > "$TMPDIR/fresh.txt"; then
+            bad "could not fingerprint the extension catalogs"
+        elif diff "$TMPDIR/upgraded.txt" "$TMPDIR/fresh.txt"; then
             ok "$old upgraded to $current matches a fresh install of $current"
         else
             bad "$old upgraded to $current differs from a fresh install (diff above: < upgraded, > fresh)"

@@ -88,7 +88,7 @@ run_dump_restore() {
 
 run_release_check() {
     echo "==> release checks (frozen scripts, upgrade = fresh install)"
-    bash "$TL_ROOT/test/release_check.sh" | tee "$WORK/release.log"
+    TMPDIR="$WORK" bash "$TL_ROOT/test/release_check.sh" | tee "$WORK/release.log"
     tally "$(grep -c '^ok - ' "$WORK/release.log")" "$(grep -c '^FAILED - ' "$WORK/release.log")"
 }
 
