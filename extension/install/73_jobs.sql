@@ -17,9 +17,9 @@ AS $fn$
 DECLARE
     cron_db text := current_setting('cron.database_name', true);
     jobs text[][] := ARRAY[
-        ARRAY['tokenledger-rollup-' || current_database(), rollup_schedule,
+        ARRAY['tokenledger-rollup-' || current_database()::text, rollup_schedule,
               format('CALL %I.usage_rollup()', '@extschema@')],
-        ARRAY['tokenledger-maintenance-' || current_database(), maintenance_schedule,
+        ARRAY['tokenledger-maintenance-' || current_database()::text, maintenance_schedule,
               format('CALL %I.usage_maintenance()', '@extschema@')]];
     i integer;
     stmt text;
@@ -29,7 +29,8 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass cron expressions such as ''* * * * *'', or omit them for the defaults.';
     END IF;
-    IF to_regprocedure('cron.schedule_in_database(text, text, text, text, text, boolean)') IS NULL THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.proname = 'schedule_in_database'
+                   AND p.pronamespace = to_regnamespace('cron')) THEN
         IF cron_db IS NULL THEN
             RAISE EXCEPTION 'pg_cron is not available in this cluster'
                 USING ERRCODE = 'feature_not_supported',
@@ -37,7 +38,7 @@ BEGIN
         END IF;
         FOR i IN 1 .. 2 LOOP
             stmt := concat_ws(' ', stmt, format('SELECT cron.schedule_in_database(%L, %L, %L, %L);',
-                                                jobs[i][1], jobs[i][2], jobs[i][3], current_database()));
+                                                jobs[i][1], jobs[i][2], jobs[i][3], current_database()::text));
         END LOOP;
         RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
             USING ERRCODE = 'feature_not_supported',
@@ -49,7 +50,7 @@ BEGIN
     FOR i IN 1 .. 2 LOOP
         -- Upserts by job name, so calling this again only changes schedules.
         EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
-            USING jobs[i][1], jobs[i][2], jobs[i][3], current_database();
+            USING jobs[i][1], jobs[i][2], jobs[i][3], current_database()::text;
     END LOOP;
     RETURN QUERY EXECUTE
         'SELECT j.jobname::text, j.jobid, j.schedule::text, j.command::text FROM cron.job j
@@ -70,14 +71,16 @@ AS $fn$
 DECLARE
     j text;
 BEGIN
-    IF to_regprocedure('cron.unschedule(text)') IS NULL THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.proname = 'unschedule'
+                   AND p.pronamespace = to_regnamespace('cron')) THEN
         RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
             USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Remove the jobs where pg_cron runs: SELECT cron.unschedule(''tokenledger-rollup-' || current_database() || ''');';
+                  HINT = format('Remove the jobs where pg_cron runs: SELECT cron.unschedule(%L); SELECT cron.unschedule(%L);',
+                                'tokenledger-rollup-' || current_database()::text, 'tokenledger-maintenance-' || current_database()::text);
     END IF;
-    FOREACH j IN ARRAY ARRAY['tokenledger-rollup-' || current_database(), 'tokenledger-maintenance-' || current_database()] LOOP
+    FOREACH j IN ARRAY ARRAY['tokenledger-rollup-' || current_database()::text, 'tokenledger-maintenance-' || current_database()::text] LOOP
         IF EXISTS (SELECT 1 FROM cron.job c WHERE c.jobname = j AND c.username = current_user) THEN
-            PERFORM cron.unschedule(j);
+            PERFORM cron.unschedule(j::name);
             RETURN NEXT j;
         END IF;
     END LOOP;
