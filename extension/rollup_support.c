@@ -45,6 +45,7 @@ PG_FUNCTION_INFO_V1(usage_hist_merge);
 PG_FUNCTION_INFO_V1(usage_hist_trim);
 PG_FUNCTION_INFO_V1(usage_hist_quantile);
 PG_FUNCTION_INFO_V1(usage_hist_add);
+PG_FUNCTION_INFO_V1(usage_hist_negate);
 
 /*
  * Waits until every transaction that was writing usage_log when this was
@@ -271,5 +272,23 @@ usage_hist_add(PG_FUNCTION_ARGS)
 	d = palloc(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
 		d[i] = Int64GetDatum((i < na ? a[i] : 0) + (i < nb ? b[i] : 0));
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* A histogram with every count negated, to subtract it with usage_hist_add. */
+Datum
+usage_hist_negate(PG_FUNCTION_ARGS)
+{
+	int64	   *a;
+	int			n,
+				i;
+	Datum	   *d;
+
+	a = hist_values(PG_GETARG_ARRAYTYPE_P(0), &n, "the argument");
+	if (n == 0)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
+	d = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+		d[i] = Int64GetDatum(-a[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(d, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }

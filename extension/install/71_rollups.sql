@@ -51,6 +51,14 @@ COMMENT ON FUNCTION @extschema@.usage_hist_add(bigint[], bigint[]) IS
 'Elementwise sum of two latency histograms (NULL counts as empty)';
 GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_add(bigint[], bigint[]) TO PUBLIC;
 
+CREATE FUNCTION @extschema@.usage_hist_negate(bigint[])
+RETURNS bigint[]
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'usage_hist_negate';
+COMMENT ON FUNCTION @extschema@.usage_hist_negate(bigint[]) IS
+'A latency histogram with every count negated (to subtract one histogram from another with usage_hist_add)';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_negate(bigint[]) TO PUBLIC;
+
 CREATE FUNCTION @extschema@.usage_hist_quantile(hist bigint[], q double precision)
 RETURNS bigint
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE

@@ -42,7 +42,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_nano_to_usd(numeric) TO PUBLIC;
 -- How a period splits into sources (see above).
 CREATE FUNCTION @extschema@.usage_report_segments(p_from timestamptz, p_to timestamptz, use_daily boolean DEFAULT true,
     OUT f timestamptz, OUT t timestamptz, OUT hs timestamptz, OUT he timestamptz,
-    OUT ds timestamptz, OUT de timestamptz, OUT wm bigint)
+    OUT ds timestamptz, OUT de timestamptz, OUT wm bigint, OUT hs_sub boolean, OUT he_sub boolean)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -66,6 +66,11 @@ BEGIN
     IF hs >= he THEN
         hs := t; he := t;
     END IF;
+    -- A partial edge hour that covers most of its hour is read as the hourly
+    -- row minus the raw rows outside the period: for a period ending now,
+    -- that is almost nothing, however busy the current hour is.
+    hs_sub := hs < he AND isfinite(f) AND hs - f > interval '30 minutes';
+    he_sub := hs < he AND isfinite(t) AND t - he > interval '30 minutes';
     ds := hs; de := hs;
     IF use_daily AND dtz = @extschema@.usage_report_timezone() AND hs < he THEN
         ds := hs;
@@ -83,12 +88,15 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) IS
-'Internal: splits [from, to) into whole days (ds..de, daily rollup), whole hours (hs..he, hourly rollup) and raw edges, with the watermark';
+'Internal: splits [from, to) into whole days (ds..de, daily rollup), whole hours (hs..he, hourly rollup) and raw edges (read as hour minus complement when hs_sub/he_sub), with the watermark';
 GRANT EXECUTE ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) TO tokenledger_reader, tokenledger_admin;
 
 -- Every fact in [from, to) at hour granularity or coarser, from the three
 -- sources plus the tail. A plain SQL function without SET so the planner can
--- inline it into each report (every name in it is qualified).
+-- inline it into each report (every name in it is qualified). Each source
+-- appears twice, for all users and for one user, so that the branch not
+-- taken is cut by a one-time filter and the other can use the user index
+-- even in a generic plan.
 CREATE FUNCTION @extschema@.usage_report_facts(p_from timestamptz, p_to timestamptz,
     p_user_id text DEFAULT NULL, use_daily boolean DEFAULT true)
 RETURNS TABLE (granule timestamptz, user_id text, provider_id smallint, model_id integer, endpoint_id integer,
@@ -108,7 +116,16 @@ SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success,
        d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
        d.latency_sum_ms, d.latency_count, d.latency_hist
 FROM @extschema@.usage_rollup_daily d
-WHERE d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND (p_user_id IS NULL OR d.user_id = p_user_id)
+WHERE d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND p_user_id IS NULL
+UNION ALL
+-- (one user) whole days
+SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
+       d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
+       d.reasoning_tokens, d.total_tokens, d.input_cost_nano_usd, d.output_cost_nano_usd,
+       d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
+       d.latency_sum_ms, d.latency_count, d.latency_hist
+FROM @extschema@.usage_rollup_daily d
+WHERE d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND d.user_id = p_user_id
 UNION ALL
 -- whole hours before the first whole day
 SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
@@ -117,7 +134,16 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND (p_user_id IS NULL OR h.user_id = p_user_id)
+WHERE h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND p_user_id IS NULL
+UNION ALL
+-- (one user) whole hours before the first whole day
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND h.user_id = p_user_id
 UNION ALL
 -- whole hours after the last whole day
 SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
@@ -126,7 +152,16 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND (p_user_id IS NULL OR h.user_id = p_user_id)
+WHERE h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND p_user_id IS NULL
+UNION ALL
+-- (one user) whole hours after the last whole day
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND h.user_id = p_user_id
 UNION ALL
 -- rolled-up events in the partial hour at the start
 SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
@@ -139,7 +174,22 @@ SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), 
        coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
 FROM @extschema@.usage_log l
 WHERE l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.hs FROM s)
-  AND l.event_id <= (SELECT s.wm FROM s) AND (p_user_id IS NULL OR l.user_id = p_user_id)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
+GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
+         coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- (one user) rolled-up events in the partial hour at the start
+SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.hs FROM s)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.hs_sub FROM s) AND l.user_id = p_user_id
 GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
          coalesce(l.endpoint_id, 0), l.success
 UNION ALL
@@ -154,7 +204,22 @@ SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), 
        coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
 FROM @extschema@.usage_log l
 WHERE l.occurred_at >= (SELECT s.he FROM s) AND l.occurred_at < (SELECT s.t FROM s)
-  AND l.event_id <= (SELECT s.wm FROM s) AND (p_user_id IS NULL OR l.user_id = p_user_id)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.he_sub FROM s) AND p_user_id IS NULL
+GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
+         coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- (one user) rolled-up events in the partial hour at the end
+SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.he FROM s) AND l.occurred_at < (SELECT s.t FROM s)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.he_sub FROM s) AND l.user_id = p_user_id
 GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
          coalesce(l.endpoint_id, 0), l.success
 UNION ALL
@@ -169,9 +234,116 @@ SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), 
        coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
 FROM @extschema@.usage_log l
 WHERE l.event_id > (SELECT s.wm FROM s)
-  AND l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.t FROM s) AND (p_user_id IS NULL OR l.user_id = p_user_id)
+  AND l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.t FROM s) AND p_user_id IS NULL
 GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
          coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- (one user) the tail: every event not rolled up yet
+SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
+FROM @extschema@.usage_log l
+WHERE l.event_id > (SELECT s.wm FROM s)
+  AND l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.t FROM s) AND l.user_id = p_user_id
+GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
+         coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- the start hour as a whole, when most of it is inside the period ...
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
+UNION ALL
+-- ... minus its rolled-up events before the period
+SELECT (SELECT s.hs FROM s) - interval '1 hour', l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
+       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
+       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.hs FROM s) - interval '1 hour' AND l.occurred_at < (SELECT s.f FROM s)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
+GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- the end hour as a whole, when most of it is inside the period ...
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND p_user_id IS NULL
+UNION ALL
+-- ... minus its rolled-up events after the period
+SELECT (SELECT s.he FROM s), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
+       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
+       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.t FROM s) AND l.occurred_at < (SELECT s.he FROM s) + interval '1 hour'
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.he_sub FROM s) AND p_user_id IS NULL
+GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- the start hour as a whole (one user), when most of it is inside the period ...
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND h.user_id = p_user_id
+UNION ALL
+-- ... minus its rolled-up events before the period (one user)
+SELECT (SELECT s.hs FROM s) - interval '1 hour', l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
+       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
+       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.hs FROM s) - interval '1 hour' AND l.occurred_at < (SELECT s.f FROM s)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.hs_sub FROM s) AND l.user_id = p_user_id
+GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- the end hour as a whole (one user), when most of it is inside the period ...
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND h.user_id = p_user_id
+UNION ALL
+-- ... minus its rolled-up events after the period (one user)
+SELECT (SELECT s.he FROM s), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
+       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
+       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.t FROM s) AND l.occurred_at < (SELECT s.he FROM s) + interval '1 hour'
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.he_sub FROM s) AND l.user_id = p_user_id
+GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) IS
 'Internal: every ledger fact in [from, to) (optionally for one user) from the daily and hourly rollups, the raw edges and the raw tail above the watermark; granule is the hour (or day) it belongs to';
