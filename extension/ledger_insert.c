@@ -13,6 +13,7 @@
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -346,6 +347,12 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	}
 
 	prepare_plans();
+
+	/*
+	 * Lock the ledger before drawing the id: the rollup watermark waits for
+	 * every holder of this lock (rollup_support.c), so no id is drawn unseen.
+	 */
+	LockRelationOid(tl_state()->usage_log_oid, RowExclusiveLock);
 	event_id = nextval_internal(tl_state()->event_seq_oid, false);
 	values[P_EVENT_ID] = Int64GetDatum(event_id);
 

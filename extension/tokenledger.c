@@ -16,6 +16,12 @@ int			tl_max_tokens_per_event = 100000000;
 int			tl_max_metadata_bytes = 4096;
 int			tl_max_future_skew_s = 300;
 
+/* Rollups, partitions and reports (read from SQL with current_setting). */
+static char *tl_partition_interval = NULL;
+static char *tl_raw_retention = NULL;
+static char *tl_report_timezone = NULL;
+static int	tl_rollup_batch_size = 50000;
+
 void		_PG_init(void);
 
 void
@@ -48,6 +54,30 @@ _PG_init(void)
 							"Guards against events stamped with a wrong clock or unit.",
 							&tl_max_future_skew_s, 300, 0, 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tokenledger.partition_interval",
+							   "Width of the ledger's time partitions, such as '1 month' or '1 week'.",
+							   "Whole months align to calendar months (UTC); other widths align to Monday 2000-01-03 UTC. Applies to partitions created from then on.",
+							   &tl_partition_interval, "1 month", PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tokenledger.raw_retention",
+							   "How long raw ledger partitions are kept before usage_maintenance drops them.",
+							   "Rollups keep the history; only partitions already rolled up are dropped.",
+							   &tl_raw_retention, "90 days", PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tokenledger.timezone",
+							   "Time zone in which reports count calendar days, weeks and months.",
+							   "The daily rollup is kept in the zone that was set when the extension was created.",
+							   &tl_report_timezone, "UTC", PGC_USERSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tokenledger.rollup_batch_size",
+							"Event ids folded per transaction by usage_rollup.",
+							"usage_rollup commits after each batch, so a large backlog never becomes one huge transaction.",
+							&tl_rollup_batch_size, 50000, 100, 10000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("tokenledger");

@@ -1,0 +1,478 @@
+-- Incremental hourly and daily rollups of the ledger.
+--
+-- Exactly-once folding: usage_rollup() keeps a watermark over event_id. Every
+-- event with event_id <= watermark is counted in both rollup tables, every
+-- other event in neither. To advance, it reads the sequence's last value
+-- (the candidate), waits for every transaction holding a write lock on
+-- usage_log to end (usage_rollup_wait_for_writers, C; usage_log_insert locks
+-- the ledger before it draws an id, and the sequence is CACHE 1), then folds
+-- the ids in (watermark, candidate] in batches, committing after each batch
+-- together with the new watermark. Reports add the raw rows above the
+-- watermark (the tail), so they are exact and real-time.
+
+-- Latency histograms (C, rollup_support.c).
+CREATE FUNCTION @extschema@.usage_latency_bucket(latency_ms integer)
+RETURNS integer
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'usage_latency_bucket';
+COMMENT ON FUNCTION @extschema@.usage_latency_bucket(integer) IS
+'The latency histogram bucket of a latency in ms: 0 for 0, then two log-spaced buckets per power of two';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_latency_bucket(integer) TO PUBLIC;
+
+CREATE FUNCTION @extschema@.usage_hist_accum(bigint[], integer)
+RETURNS bigint[]
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'usage_hist_accum';
+COMMENT ON FUNCTION @extschema@.usage_hist_accum(bigint[], integer) IS
+'Internal: transition function of usage_latency_hist';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_accum(bigint[], integer) TO PUBLIC;
+
+CREATE FUNCTION @extschema@.usage_hist_merge(bigint[], bigint[])
+RETURNS bigint[]
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'usage_hist_merge';
+COMMENT ON FUNCTION @extschema@.usage_hist_merge(bigint[], bigint[]) IS
+'Internal: transition function of usage_hist_sum';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_merge(bigint[], bigint[]) TO PUBLIC;
+
+CREATE FUNCTION @extschema@.usage_hist_trim(bigint[])
+RETURNS bigint[]
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'usage_hist_trim';
+COMMENT ON FUNCTION @extschema@.usage_hist_trim(bigint[]) IS
+'Internal: final function of the histogram aggregates; drops trailing empty buckets';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_trim(bigint[]) TO PUBLIC;
+
+CREATE FUNCTION @extschema@.usage_hist_add(bigint[], bigint[])
+RETURNS bigint[]
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'usage_hist_add';
+COMMENT ON FUNCTION @extschema@.usage_hist_add(bigint[], bigint[]) IS
+'Elementwise sum of two latency histograms (NULL counts as empty)';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_add(bigint[], bigint[]) TO PUBLIC;
+
+CREATE FUNCTION @extschema@.usage_hist_negate(bigint[])
+RETURNS bigint[]
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'usage_hist_negate';
+COMMENT ON FUNCTION @extschema@.usage_hist_negate(bigint[]) IS
+'A latency histogram with every count negated (to subtract one histogram from another with usage_hist_add)';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_negate(bigint[]) TO PUBLIC;
+
+CREATE FUNCTION @extschema@.usage_hist_quantile(hist bigint[], q double precision)
+RETURNS bigint
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'usage_hist_quantile';
+COMMENT ON FUNCTION @extschema@.usage_hist_quantile(bigint[], double precision) IS
+'The q-quantile of a latency histogram in ms: the upper bound of the bucket holding it (at most 1.5x the exact value); NULL when empty';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_quantile(bigint[], double precision) TO PUBLIC;
+
+CREATE AGGREGATE @extschema@.usage_latency_hist(integer) (
+    SFUNC = @extschema@.usage_hist_accum,
+    STYPE = bigint[],
+    FINALFUNC = @extschema@.usage_hist_trim,
+    COMBINEFUNC = @extschema@.usage_hist_add,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.usage_latency_hist(integer) IS
+'Latency histogram (bigint[] of counts per log-spaced bucket) of a set of latencies in ms; NULLs are skipped';
+
+CREATE AGGREGATE @extschema@.usage_hist_sum(bigint[]) (
+    SFUNC = @extschema@.usage_hist_merge,
+    STYPE = bigint[],
+    FINALFUNC = @extschema@.usage_hist_trim,
+    COMBINEFUNC = @extschema@.usage_hist_add,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.usage_hist_sum(bigint[]) IS
+'Sum of latency histograms';
+
+CREATE FUNCTION @extschema@.usage_rollup_wait_for_writers()
+RETURNS void
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'usage_rollup_wait_for_writers';
+COMMENT ON FUNCTION @extschema@.usage_rollup_wait_for_writers() IS
+'Internal: waits until every transaction writing usage_log at the time of the call has ended (takes no lock itself)';
+REVOKE ALL ON FUNCTION @extschema@.usage_rollup_wait_for_writers() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_wait_for_writers() TO tokenledger_admin;
+
+-- The watermark. One row.
+CREATE TABLE @extschema@.usage_rollup_state (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    watermark      bigint NOT NULL DEFAULT 0,
+    day_timezone   text NOT NULL,
+    last_rollup_at timestamptz,
+    events_folded  bigint NOT NULL DEFAULT 0
+);
+INSERT INTO @extschema@.usage_rollup_state (day_timezone)
+VALUES (coalesce(current_setting('tokenledger.timezone', true), 'UTC'));
+COMMENT ON TABLE @extschema@.usage_rollup_state IS 'Rollup progress: every event with event_id <= watermark is counted in the rollup tables, no other';
+COMMENT ON COLUMN @extschema@.usage_rollup_state.watermark IS 'Highest event id folded into the rollups';
+COMMENT ON COLUMN @extschema@.usage_rollup_state.day_timezone IS 'Time zone of usage_rollup_daily''s days (tokenledger.timezone when the extension was created)';
+COMMENT ON COLUMN @extschema@.usage_rollup_state.last_rollup_at IS 'When usage_rollup last committed a batch';
+COMMENT ON COLUMN @extschema@.usage_rollup_state.events_folded IS 'Ledger rows folded so far, all runs together';
+
+-- Rollup rows. provider_id and endpoint_id hold 0 for "none" (dimension ids
+-- start at 1), so the key needs no NULLs.
+CREATE TABLE @extschema@.usage_rollup_hourly (
+    bucket                timestamptz NOT NULL,
+    requests              bigint NOT NULL,
+    unpriced_requests     bigint NOT NULL,
+    input_tokens          bigint NOT NULL,
+    output_tokens         bigint NOT NULL,
+    cache_read_tokens     bigint NOT NULL,
+    cache_write_tokens    bigint NOT NULL,
+    cache_write_1h_tokens bigint NOT NULL,
+    reasoning_tokens      bigint NOT NULL,
+    total_tokens          bigint NOT NULL,
+    input_cost_nano_usd       bigint NOT NULL,
+    output_cost_nano_usd      bigint NOT NULL,
+    cache_read_cost_nano_usd  bigint NOT NULL,
+    cache_write_cost_nano_usd bigint NOT NULL,
+    reasoning_cost_nano_usd   bigint NOT NULL,
+    total_cost_nano_usd       bigint NOT NULL,
+    latency_sum_ms        bigint NOT NULL,
+    latency_count         bigint NOT NULL,
+    model_id              integer NOT NULL,
+    endpoint_id           integer NOT NULL,
+    provider_id           smallint NOT NULL,
+    success               boolean NOT NULL,
+    user_id               text NOT NULL,
+    latency_hist          bigint[] NOT NULL,
+    PRIMARY KEY (bucket, user_id, provider_id, model_id, endpoint_id, success)
+);
+CREATE INDEX usage_rollup_hourly_user_idx ON @extschema@.usage_rollup_hourly (user_id, bucket);
+CREATE TABLE @extschema@.usage_rollup_daily (LIKE @extschema@.usage_rollup_hourly INCLUDING ALL);
+
+COMMENT ON TABLE @extschema@.usage_rollup_hourly IS 'Ledger totals per UTC hour, user, provider, model, endpoint and success; maintained by usage_rollup';
+COMMENT ON TABLE @extschema@.usage_rollup_daily IS 'Ledger totals per calendar day (in usage_rollup_state.day_timezone), user, provider, model, endpoint and success; maintained by usage_rollup';
+DO $comments$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['usage_rollup_hourly', 'usage_rollup_daily'] LOOP
+        EXECUTE format($c$
+            COMMENT ON COLUMN %1$I.%2$I.bucket IS 'Start of the hour (hourly) or of the day (daily)';
+            COMMENT ON COLUMN %1$I.%2$I.requests IS 'Ledger rows counted';
+            COMMENT ON COLUMN %1$I.%2$I.unpriced_requests IS 'Rows whose total cost is NULL (unpriced); their costs count as 0';
+            COMMENT ON COLUMN %1$I.%2$I.input_tokens IS 'Sum of input_tokens';
+            COMMENT ON COLUMN %1$I.%2$I.output_tokens IS 'Sum of output_tokens';
+            COMMENT ON COLUMN %1$I.%2$I.cache_read_tokens IS 'Sum of cache_read_tokens';
+            COMMENT ON COLUMN %1$I.%2$I.cache_write_tokens IS 'Sum of cache_write_tokens';
+            COMMENT ON COLUMN %1$I.%2$I.cache_write_1h_tokens IS 'Sum of cache_write_1h_tokens';
+            COMMENT ON COLUMN %1$I.%2$I.reasoning_tokens IS 'Sum of reasoning_tokens';
+            COMMENT ON COLUMN %1$I.%2$I.total_tokens IS 'Sum of total_tokens';
+            COMMENT ON COLUMN %1$I.%2$I.input_cost_nano_usd IS 'Sum of input costs, 1e-9 USD';
+            COMMENT ON COLUMN %1$I.%2$I.output_cost_nano_usd IS 'Sum of output costs, 1e-9 USD';
+            COMMENT ON COLUMN %1$I.%2$I.cache_read_cost_nano_usd IS 'Sum of cache read costs, 1e-9 USD';
+            COMMENT ON COLUMN %1$I.%2$I.cache_write_cost_nano_usd IS 'Sum of cache write costs, 1e-9 USD';
+            COMMENT ON COLUMN %1$I.%2$I.reasoning_cost_nano_usd IS 'Sum of reasoning costs, 1e-9 USD';
+            COMMENT ON COLUMN %1$I.%2$I.total_cost_nano_usd IS 'Sum of total costs, 1e-9 USD';
+            COMMENT ON COLUMN %1$I.%2$I.latency_sum_ms IS 'Sum of latency_ms over rows that have one';
+            COMMENT ON COLUMN %1$I.%2$I.latency_count IS 'Rows with a latency_ms';
+            COMMENT ON COLUMN %1$I.%2$I.model_id IS 'References usage_models';
+            COMMENT ON COLUMN %1$I.%2$I.endpoint_id IS 'References usage_endpoints; 0 when the events had none';
+            COMMENT ON COLUMN %1$I.%2$I.provider_id IS 'References usage_providers; 0 when the events had none';
+            COMMENT ON COLUMN %1$I.%2$I.success IS 'Whether the calls succeeded';
+            COMMENT ON COLUMN %1$I.%2$I.user_id IS 'The app''s user id';
+            COMMENT ON COLUMN %1$I.%2$I.latency_hist IS 'Latency histogram (see usage_latency_bucket)';
+        $c$, '@extschema@', t);
+    END LOOP;
+END
+$comments$;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_rollup_state', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_rollup_hourly', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_rollup_daily', '');
+
+REVOKE ALL ON @extschema@.usage_rollup_state, @extschema@.usage_rollup_hourly, @extschema@.usage_rollup_daily FROM PUBLIC;
+GRANT SELECT ON @extschema@.usage_rollup_state TO tokenledger_reader, tokenledger_admin;
+GRANT SELECT ON @extschema@.usage_rollup_hourly, @extschema@.usage_rollup_daily TO tokenledger_reader, tokenledger_admin;
+GRANT UPDATE ON @extschema@.usage_rollup_state TO tokenledger_admin;
+GRANT INSERT, UPDATE ON @extschema@.usage_rollup_hourly, @extschema@.usage_rollup_daily TO tokenledger_admin;
+GRANT SELECT ON @extschema@.usage_event_id_seq TO tokenledger_admin;
+
+-- Readers see their own rollup rows, as in the ledger.
+ALTER TABLE @extschema@.usage_rollup_hourly ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.usage_rollup_daily ENABLE ROW LEVEL SECURITY;
+CREATE POLICY usage_rollup_hourly_admin ON @extschema@.usage_rollup_hourly TO tokenledger_admin USING (true) WITH CHECK (true);
+CREATE POLICY usage_rollup_hourly_reader ON @extschema@.usage_rollup_hourly FOR SELECT TO tokenledger_reader USING (user_id = CURRENT_USER);
+CREATE POLICY usage_rollup_daily_admin ON @extschema@.usage_rollup_daily TO tokenledger_admin USING (true) WITH CHECK (true);
+CREATE POLICY usage_rollup_daily_reader ON @extschema@.usage_rollup_daily FOR SELECT TO tokenledger_reader USING (user_id = CURRENT_USER);
+COMMENT ON POLICY usage_rollup_hourly_admin ON @extschema@.usage_rollup_hourly IS 'Admins read and maintain every rollup row';
+COMMENT ON POLICY usage_rollup_hourly_reader ON @extschema@.usage_rollup_hourly IS 'A reader sees only rows whose user_id is their own role name';
+COMMENT ON POLICY usage_rollup_daily_admin ON @extschema@.usage_rollup_daily IS 'Admins read and maintain every rollup row';
+COMMENT ON POLICY usage_rollup_daily_reader ON @extschema@.usage_rollup_daily IS 'A reader sees only rows whose user_id is their own role name';
+
+-- Folds the ledger rows with lo < event_id <= hi into both rollup tables.
+-- Internal: only usage_rollup calls it, under the rollup lock.
+CREATE FUNCTION @extschema@.usage_rollup_fold(lo bigint, hi bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    dtz text := (SELECT s.day_timezone FROM @extschema@.usage_rollup_state s);
+    n bigint;
+BEGIN
+    IF pg_catalog.to_regclass('pg_temp.tokenledger_fold') IS NULL THEN
+        CREATE TEMP TABLE tokenledger_fold (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DELETE ROWS;
+    END IF;
+    TRUNCATE pg_temp.tokenledger_fold;
+    -- One pass over the raw rows, grouped by hour and key.
+    INSERT INTO pg_temp.tokenledger_fold
+    SELECT date_trunc('hour', l.occurred_at, 'UTC'),
+           count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+           sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+           sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+           coalesce(sum(l.input_cost_nano_usd), 0), coalesce(sum(l.output_cost_nano_usd), 0),
+           coalesce(sum(l.cache_read_cost_nano_usd), 0), coalesce(sum(l.cache_write_cost_nano_usd), 0),
+           coalesce(sum(l.reasoning_cost_nano_usd), 0), coalesce(sum(l.total_cost_nano_usd), 0),
+           coalesce(sum(l.latency_ms), 0), count(l.latency_ms),
+           l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id,
+           @extschema@.usage_latency_hist(l.latency_ms)
+    FROM @extschema@.usage_log l
+    WHERE l.event_id > lo AND l.event_id <= hi
+    GROUP BY 1, l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id;
+    SELECT coalesce(sum(f.requests), 0) INTO n FROM pg_temp.tokenledger_fold f;
+
+    INSERT INTO @extschema@.usage_rollup_hourly AS t SELECT * FROM pg_temp.tokenledger_fold
+    ON CONFLICT (bucket, user_id, provider_id, model_id, endpoint_id, success) DO UPDATE SET
+        requests = t.requests + excluded.requests,
+        unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+        input_tokens = t.input_tokens + excluded.input_tokens,
+        output_tokens = t.output_tokens + excluded.output_tokens,
+        cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens,
+        cache_write_tokens = t.cache_write_tokens + excluded.cache_write_tokens,
+        cache_write_1h_tokens = t.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+        reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens,
+        total_tokens = t.total_tokens + excluded.total_tokens,
+        input_cost_nano_usd = t.input_cost_nano_usd + excluded.input_cost_nano_usd,
+        output_cost_nano_usd = t.output_cost_nano_usd + excluded.output_cost_nano_usd,
+        cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + excluded.cache_read_cost_nano_usd,
+        cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + excluded.cache_write_cost_nano_usd,
+        reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + excluded.reasoning_cost_nano_usd,
+        total_cost_nano_usd = t.total_cost_nano_usd + excluded.total_cost_nano_usd,
+        latency_sum_ms = t.latency_sum_ms + excluded.latency_sum_ms,
+        latency_count = t.latency_count + excluded.latency_count,
+        latency_hist = @extschema@.usage_hist_add(t.latency_hist, excluded.latency_hist);
+
+    -- Days from hours, except hours that straddle a day boundary of the day
+    -- zone (zones with half-hour offsets), which come from the raw rows.
+    INSERT INTO @extschema@.usage_rollup_daily AS t
+    SELECT u.day, sum(u.requests), sum(u.unpriced_requests),
+           sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_read_tokens), sum(u.cache_write_tokens),
+           sum(u.cache_write_1h_tokens), sum(u.reasoning_tokens), sum(u.total_tokens),
+           sum(u.input_cost_nano_usd), sum(u.output_cost_nano_usd), sum(u.cache_read_cost_nano_usd),
+           sum(u.cache_write_cost_nano_usd), sum(u.reasoning_cost_nano_usd), sum(u.total_cost_nano_usd),
+           sum(u.latency_sum_ms), sum(u.latency_count),
+           u.model_id, u.endpoint_id, u.provider_id, u.success, u.user_id,
+           @extschema@.usage_hist_sum(u.latency_hist)
+    FROM (
+        SELECT d.day, sum(f.requests), sum(f.unpriced_requests),
+               sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
+               sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
+               sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
+               sum(f.cache_write_cost_nano_usd), sum(f.reasoning_cost_nano_usd), sum(f.total_cost_nano_usd),
+               sum(f.latency_sum_ms), sum(f.latency_count),
+               f.model_id, f.endpoint_id, f.provider_id, f.success, f.user_id,
+               @extschema@.usage_hist_sum(f.latency_hist)
+        FROM pg_temp.tokenledger_fold f
+        CROSS JOIN LATERAL (SELECT date_trunc('day', f.bucket, dtz) AS day) d
+        WHERE d.day = date_trunc('day', f.bucket + interval '1 hour' - interval '1 microsecond', dtz)
+        GROUP BY d.day, f.model_id, f.endpoint_id, f.provider_id, f.success, f.user_id
+        UNION ALL
+        SELECT date_trunc('day', l.occurred_at, dtz),
+               count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+               sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+               sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+               coalesce(sum(l.input_cost_nano_usd), 0), coalesce(sum(l.output_cost_nano_usd), 0),
+               coalesce(sum(l.cache_read_cost_nano_usd), 0), coalesce(sum(l.cache_write_cost_nano_usd), 0),
+               coalesce(sum(l.reasoning_cost_nano_usd), 0), coalesce(sum(l.total_cost_nano_usd), 0),
+               coalesce(sum(l.latency_ms), 0), count(l.latency_ms),
+               l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id,
+               @extschema@.usage_latency_hist(l.latency_ms)
+        FROM @extschema@.usage_log l
+        WHERE l.event_id > lo AND l.event_id <= hi
+          AND EXISTS (SELECT 1 FROM pg_temp.tokenledger_fold x
+                      WHERE date_trunc('day', x.bucket, dtz)
+                            <> date_trunc('day', x.bucket + interval '1 hour' - interval '1 microsecond', dtz))
+          AND date_trunc('day', date_trunc('hour', l.occurred_at, 'UTC'), dtz)
+              <> date_trunc('day', date_trunc('hour', l.occurred_at, 'UTC') + interval '1 hour' - interval '1 microsecond', dtz)
+        GROUP BY 1, l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id
+    ) AS u (day, requests, unpriced_requests, input_tokens, output_tokens, cache_read_tokens,
+            cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens,
+            input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, cache_write_cost_nano_usd,
+            reasoning_cost_nano_usd, total_cost_nano_usd, latency_sum_ms, latency_count,
+            model_id, endpoint_id, provider_id, success, user_id, latency_hist)
+    GROUP BY u.day, u.model_id, u.endpoint_id, u.provider_id, u.success, u.user_id
+    ON CONFLICT (bucket, user_id, provider_id, model_id, endpoint_id, success) DO UPDATE SET
+        requests = t.requests + excluded.requests,
+        unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+        input_tokens = t.input_tokens + excluded.input_tokens,
+        output_tokens = t.output_tokens + excluded.output_tokens,
+        cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens,
+        cache_write_tokens = t.cache_write_tokens + excluded.cache_write_tokens,
+        cache_write_1h_tokens = t.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+        reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens,
+        total_tokens = t.total_tokens + excluded.total_tokens,
+        input_cost_nano_usd = t.input_cost_nano_usd + excluded.input_cost_nano_usd,
+        output_cost_nano_usd = t.output_cost_nano_usd + excluded.output_cost_nano_usd,
+        cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + excluded.cache_read_cost_nano_usd,
+        cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + excluded.cache_write_cost_nano_usd,
+        reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + excluded.reasoning_cost_nano_usd,
+        total_cost_nano_usd = t.total_cost_nano_usd + excluded.total_cost_nano_usd,
+        latency_sum_ms = t.latency_sum_ms + excluded.latency_sum_ms,
+        latency_count = t.latency_count + excluded.latency_count,
+        latency_hist = @extschema@.usage_hist_add(t.latency_hist, excluded.latency_hist);
+    RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_rollup_fold(bigint, bigint) IS
+'Internal: adds the ledger rows with lo < event_id <= hi to the hourly and daily rollups; returns how many rows it folded';
+REVOKE ALL ON FUNCTION @extschema@.usage_rollup_fold(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_fold(bigint, bigint) TO tokenledger_admin;
+
+-- Folds every committed ledger row above the watermark into the rollups.
+-- Holds the session-level advisory lock (hashtext('tokenledger'), 1) for the
+-- whole run (usage_reprice and usage_forget_user take the same key at
+-- transaction level, so they never interleave with a run). Commits after
+-- every batch of tokenledger.rollup_batch_size ids, so call it outside an
+-- explicit transaction block. Re-running it folds nothing twice.
+CREATE PROCEDURE @extschema@.usage_rollup(batch_size integer DEFAULT NULL)
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+    bs bigint := coalesce(batch_size,
+                          coalesce(pg_catalog.current_setting('tokenledger.rollup_batch_size', true), '50000')::integer);
+    k1 integer := pg_catalog.hashtext('tokenledger');
+    target bigint;
+    wm bigint;
+    hi bigint;
+    n bigint;
+BEGIN
+    IF bs IS NULL OR bs < 1 THEN
+        RAISE EXCEPTION 'batch_size must be positive, got %', bs
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Omit it to use tokenledger.rollup_batch_size.';
+    END IF;
+    -- A run that failed earlier in this session may have left the lock held
+    -- (a procedure that commits cannot release it in an exception handler);
+    -- reuse it then instead of stacking a second hold.
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks k
+                   WHERE k.locktype = 'advisory' AND k.pid = pg_catalog.pg_backend_pid() AND k.granted
+                     AND k.classid::bigint = (k1::bigint + 4294967296) % 4294967296
+                     AND k.objid = 1 AND k.objsubid = 2) THEN
+        PERFORM pg_catalog.pg_advisory_lock(k1, 1);
+    END IF;
+
+    -- Candidate watermark, then wait until every transaction that could have
+    -- drawn an id at or below it has ended.
+    target := coalesce(pg_catalog.pg_sequence_last_value('@extschema@.usage_event_id_seq'::regclass), 0);
+    PERFORM @extschema@.usage_rollup_wait_for_writers();
+    COMMIT;
+
+    SELECT s.watermark INTO wm FROM @extschema@.usage_rollup_state s;
+    WHILE wm < target LOOP
+        hi := least(wm + bs, target);
+        n := @extschema@.usage_rollup_fold(wm, hi);
+        UPDATE @extschema@.usage_rollup_state
+        SET watermark = hi, last_rollup_at = pg_catalog.now(), events_folded = events_folded + n;
+        COMMIT;
+        wm := hi;
+    END LOOP;
+    PERFORM pg_catalog.pg_advisory_unlock(k1, 1);
+END
+$fn$;
+COMMENT ON PROCEDURE @extschema@.usage_rollup(integer) IS
+'Folds every committed ledger row above the watermark into usage_rollup_hourly and usage_rollup_daily, exactly once, in batches that each commit; safe to re-run and never overlaps another run';
+REVOKE ALL ON PROCEDURE @extschema@.usage_rollup(integer) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE @extschema@.usage_rollup(integer) TO tokenledger_admin;
+
+-- The reprice hook. usage_reprice updates the ledger's costs, fills the temp
+-- table tokenledger_cost_deltas with new - old per event (NULL as 0), and
+-- calls this under the rollup lock. Events at or below the watermark have
+-- their deltas added to their hourly and daily rows; the others will be
+-- folded from their (already updated) raw rows. unpriced_requests of the
+-- touched rows is recounted from the ledger. Returns the events applied.
+CREATE FUNCTION @extschema@.usage_rollup_apply_cost_deltas()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    wm bigint;
+    dtz text;
+    n bigint;
+BEGIN
+    IF pg_catalog.to_regclass('pg_temp.tokenledger_cost_deltas') IS NULL THEN
+        RAISE EXCEPTION 'temporary table tokenledger_cost_deltas does not exist'
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'usage_reprice creates it; fill it with the per-event cost changes before calling this.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('tokenledger'), 1);
+    SELECT s.watermark, s.day_timezone INTO wm, dtz FROM @extschema@.usage_rollup_state s;
+
+    IF pg_catalog.to_regclass('pg_temp.tokenledger_delta_groups') IS NOT NULL THEN
+        DROP TABLE pg_temp.tokenledger_delta_groups;
+    END IF;
+    CREATE TEMP TABLE tokenledger_delta_groups ON COMMIT DROP AS
+    SELECT date_trunc('hour', d.occurred_at, 'UTC') AS hour, date_trunc('day', d.occurred_at, dtz) AS day,
+           d.user_id, coalesce(d.provider_id, 0)::smallint AS provider_id, d.model_id,
+           coalesce(d.endpoint_id, 0) AS endpoint_id, d.success,
+           count(*) AS events,
+           coalesce(sum(d.input_cost_nano_usd), 0) AS input_c, coalesce(sum(d.output_cost_nano_usd), 0) AS output_c,
+           coalesce(sum(d.cache_read_cost_nano_usd), 0) AS cache_read_c, coalesce(sum(d.cache_write_cost_nano_usd), 0) AS cache_write_c,
+           coalesce(sum(d.reasoning_cost_nano_usd), 0) AS reasoning_c, coalesce(sum(d.total_cost_nano_usd), 0) AS total_c
+    FROM pg_temp.tokenledger_cost_deltas d
+    WHERE d.event_id <= wm
+    GROUP BY 1, 2, 3, 4, 5, 6, 7;
+    SELECT coalesce(sum(g.events), 0) INTO n FROM pg_temp.tokenledger_delta_groups g;
+
+    UPDATE @extschema@.usage_rollup_hourly t SET
+        input_cost_nano_usd = t.input_cost_nano_usd + g.input_c,
+        output_cost_nano_usd = t.output_cost_nano_usd + g.output_c,
+        cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + g.cache_read_c,
+        cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + g.cache_write_c,
+        reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + g.reasoning_c,
+        total_cost_nano_usd = t.total_cost_nano_usd + g.total_c,
+        unpriced_requests = (SELECT count(*) FROM @extschema@.usage_log l
+                             WHERE l.occurred_at >= t.bucket AND l.occurred_at < t.bucket + interval '1 hour'
+                               AND l.event_id <= wm AND l.user_id = t.user_id AND l.model_id = t.model_id
+                               AND coalesce(l.provider_id, 0) = t.provider_id AND coalesce(l.endpoint_id, 0) = t.endpoint_id
+                               AND l.success = t.success AND l.total_cost_nano_usd IS NULL)
+    FROM (SELECT hour, user_id, provider_id, model_id, endpoint_id, success,
+                 sum(input_c) input_c, sum(output_c) output_c, sum(cache_read_c) cache_read_c,
+                 sum(cache_write_c) cache_write_c, sum(reasoning_c) reasoning_c, sum(total_c) total_c
+          FROM pg_temp.tokenledger_delta_groups GROUP BY 1, 2, 3, 4, 5, 6) g
+    WHERE t.bucket = g.hour AND t.user_id = g.user_id AND t.provider_id = g.provider_id
+      AND t.model_id = g.model_id AND t.endpoint_id = g.endpoint_id AND t.success = g.success;
+
+    UPDATE @extschema@.usage_rollup_daily t SET
+        input_cost_nano_usd = t.input_cost_nano_usd + g.input_c,
+        output_cost_nano_usd = t.output_cost_nano_usd + g.output_c,
+        cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + g.cache_read_c,
+        cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + g.cache_write_c,
+        reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + g.reasoning_c,
+        total_cost_nano_usd = t.total_cost_nano_usd + g.total_c,
+        unpriced_requests = (SELECT count(*) FROM @extschema@.usage_log l
+                             WHERE l.occurred_at >= t.bucket
+                               AND l.occurred_at < ((t.bucket AT TIME ZONE dtz) + interval '1 day') AT TIME ZONE dtz
+                               AND l.event_id <= wm AND l.user_id = t.user_id AND l.model_id = t.model_id
+                               AND coalesce(l.provider_id, 0) = t.provider_id AND coalesce(l.endpoint_id, 0) = t.endpoint_id
+                               AND l.success = t.success AND l.total_cost_nano_usd IS NULL)
+    FROM (SELECT day, user_id, provider_id, model_id, endpoint_id, success,
+                 sum(input_c) input_c, sum(output_c) output_c, sum(cache_read_c) cache_read_c,
+                 sum(cache_write_c) cache_write_c, sum(reasoning_c) reasoning_c, sum(total_c) total_c
+          FROM pg_temp.tokenledger_delta_groups GROUP BY 1, 2, 3, 4, 5, 6) g
+    WHERE t.bucket = g.day AND t.user_id = g.user_id AND t.provider_id = g.provider_id
+      AND t.model_id = g.model_id AND t.endpoint_id = g.endpoint_id AND t.success = g.success;
+
+    DROP TABLE pg_temp.tokenledger_delta_groups;
+    RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_rollup_apply_cost_deltas() IS
+'Reprice hook: applies the per-event cost changes in temp table tokenledger_cost_deltas to the rollup rows of events already rolled up; returns how many events it applied';
+REVOKE ALL ON FUNCTION @extschema@.usage_rollup_apply_cost_deltas() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_apply_cost_deltas() TO tokenledger_admin;

@@ -1,0 +1,832 @@
+-- Reports: the rollups plus the raw tail above the watermark, so every
+-- answer includes events logged a second ago and agrees with the ledger.
+--
+-- A period [from, to) is answered from three sources that never overlap:
+--   whole days (in the daily rollup's zone, when the report zone is the same)
+--     from usage_rollup_daily,
+--   the remaining whole UTC hours from usage_rollup_hourly,
+--   the partial hours at either edge from the raw ledger,
+-- each restricted to events at or below the watermark, plus every raw event
+-- above the watermark that lies in [from, to).
+
+-- The report time zone (tokenledger.timezone), validated.
+CREATE FUNCTION @extschema@.usage_report_timezone()
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tz text := coalesce(nullif(current_setting('tokenledger.timezone', true), ''), 'UTC');
+BEGIN
+    PERFORM now() AT TIME ZONE tz;
+    RETURN tz;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE EXCEPTION 'tokenledger.timezone is not a time zone: "%"', tz
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Set it to a zone name such as ''UTC'' or ''Europe/Berlin''.';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_report_timezone() IS
+'Internal: the zone reports count calendar days in (tokenledger.timezone, default UTC)';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_report_timezone() TO tokenledger_reader, tokenledger_admin;
+
+-- USD from a nano-USD sum, exact.
+CREATE FUNCTION @extschema@.usage_nano_to_usd(nano numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN round(nano / 1000000000, 9);
+COMMENT ON FUNCTION @extschema@.usage_nano_to_usd(numeric) IS
+'Converts 1e-9 USD units to USD as exact numeric';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_nano_to_usd(numeric) TO PUBLIC;
+
+-- How a period splits into sources (see above).
+CREATE FUNCTION @extschema@.usage_report_segments(p_from timestamptz, p_to timestamptz, use_daily boolean DEFAULT true,
+    OUT f timestamptz, OUT t timestamptz, OUT hs timestamptz, OUT he timestamptz,
+    OUT ds timestamptz, OUT de timestamptz, OUT wm bigint, OUT hs_sub boolean, OUT he_sub boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    dtz text;
+BEGIN
+    f := coalesce(p_from, '-infinity');
+    t := coalesce(p_to, 'infinity');
+    IF f >= t THEN
+        RAISE EXCEPTION 'the period is empty: from (%) must be before to (%)', f, t
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Periods are half-open ranges [from, to); pass NULL for an open end.';
+    END IF;
+    SELECT s.watermark, s.day_timezone INTO wm, dtz FROM @extschema@.usage_rollup_state s;
+    hs := f;
+    IF isfinite(f) THEN
+        hs := date_trunc('hour', f, 'UTC');
+        IF hs < f THEN hs := hs + interval '1 hour'; END IF;
+    END IF;
+    he := CASE WHEN isfinite(t) THEN date_trunc('hour', t, 'UTC') ELSE t END;
+    IF hs >= he THEN
+        hs := t; he := t;
+    END IF;
+    -- A partial edge hour that covers most of its hour is read as the hourly
+    -- row minus the raw rows outside the period: for a period ending now,
+    -- that is almost nothing, however busy the current hour is.
+    hs_sub := hs < he AND isfinite(f) AND hs - f > interval '30 minutes';
+    he_sub := hs < he AND isfinite(t) AND t - he > interval '30 minutes';
+    ds := hs; de := hs;
+    IF use_daily AND dtz = @extschema@.usage_report_timezone() AND hs < he THEN
+        ds := hs;
+        IF isfinite(hs) THEN
+            ds := date_trunc('day', hs, dtz);
+            IF ds < hs THEN ds := ((ds AT TIME ZONE dtz) + interval '1 day') AT TIME ZONE dtz; END IF;
+        END IF;
+        de := CASE WHEN isfinite(he) THEN date_trunc('day', he, dtz) ELSE he END;
+        IF NOT (ds < de)
+           OR (isfinite(ds) AND date_trunc('hour', ds, 'UTC') <> ds)
+           OR (isfinite(de) AND date_trunc('hour', de, 'UTC') <> de) THEN
+            ds := hs; de := hs;
+        END IF;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) IS
+'Internal: splits [from, to) into whole days (ds..de, daily rollup), whole hours (hs..he, hourly rollup) and raw edges (read as hour minus complement when hs_sub/he_sub), with the watermark';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) TO tokenledger_reader, tokenledger_admin;
+
+-- Every fact in [from, to) at hour granularity or coarser, from the three
+-- sources plus the tail. A plain SQL function without SET so the planner can
+-- inline it into each report (every name in it is qualified). Each source
+-- appears twice, for all users and for one user, so that the branch not
+-- taken is cut by a one-time filter and the other can use the user index
+-- even in a generic plan.
+CREATE FUNCTION @extschema@.usage_report_facts(p_from timestamptz, p_to timestamptz,
+    p_user_id text DEFAULT NULL, use_daily boolean DEFAULT true)
+RETURNS TABLE (granule timestamptz, user_id text, provider_id smallint, model_id integer, endpoint_id integer,
+    success boolean, requests bigint, unpriced_requests bigint,
+    input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint,
+    cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint,
+    input_cost_nano_usd bigint, output_cost_nano_usd bigint, cache_read_cost_nano_usd bigint,
+    cache_write_cost_nano_usd bigint, reasoning_cost_nano_usd bigint, total_cost_nano_usd bigint,
+    latency_sum_ms bigint, latency_count bigint, latency_hist bigint[])
+LANGUAGE sql STABLE
+AS $fn$
+WITH s AS MATERIALIZED (SELECT * FROM @extschema@.usage_report_segments(p_from, p_to, use_daily))
+-- whole days
+SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
+       d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
+       d.reasoning_tokens, d.total_tokens, d.input_cost_nano_usd, d.output_cost_nano_usd,
+       d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
+       d.latency_sum_ms, d.latency_count, d.latency_hist
+FROM @extschema@.usage_rollup_daily d
+WHERE d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND p_user_id IS NULL
+UNION ALL
+-- (one user) whole days
+SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
+       d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
+       d.reasoning_tokens, d.total_tokens, d.input_cost_nano_usd, d.output_cost_nano_usd,
+       d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
+       d.latency_sum_ms, d.latency_count, d.latency_hist
+FROM @extschema@.usage_rollup_daily d
+WHERE d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND d.user_id = p_user_id
+UNION ALL
+-- whole hours before the first whole day
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND p_user_id IS NULL
+UNION ALL
+-- (one user) whole hours before the first whole day
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND h.user_id = p_user_id
+UNION ALL
+-- whole hours after the last whole day
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND p_user_id IS NULL
+UNION ALL
+-- (one user) whole hours after the last whole day
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND h.user_id = p_user_id
+UNION ALL
+-- rolled-up events in the partial hour at the start
+SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.hs FROM s)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
+GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
+         coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- (one user) rolled-up events in the partial hour at the start
+SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.hs FROM s)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.hs_sub FROM s) AND l.user_id = p_user_id
+GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
+         coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- rolled-up events in the partial hour at the end
+SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.he FROM s) AND l.occurred_at < (SELECT s.t FROM s)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.he_sub FROM s) AND p_user_id IS NULL
+GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
+         coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- (one user) rolled-up events in the partial hour at the end
+SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.he FROM s) AND l.occurred_at < (SELECT s.t FROM s)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.he_sub FROM s) AND l.user_id = p_user_id
+GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
+         coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- the tail: every event not rolled up yet
+SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
+FROM @extschema@.usage_log l
+WHERE l.event_id > (SELECT s.wm FROM s)
+  AND l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.t FROM s) AND p_user_id IS NULL
+GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
+         coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- (one user) the tail: every event not rolled up yet
+SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
+FROM @extschema@.usage_log l
+WHERE l.event_id > (SELECT s.wm FROM s)
+  AND l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.t FROM s) AND l.user_id = p_user_id
+GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
+         coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- the start hour as a whole, when most of it is inside the period ...
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
+UNION ALL
+-- ... minus its rolled-up events before the period
+SELECT (SELECT s.hs FROM s) - interval '1 hour', l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
+       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
+       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.hs FROM s) - interval '1 hour' AND l.occurred_at < (SELECT s.f FROM s)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
+GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- the end hour as a whole, when most of it is inside the period ...
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND p_user_id IS NULL
+UNION ALL
+-- ... minus its rolled-up events after the period
+SELECT (SELECT s.he FROM s), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
+       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
+       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.t FROM s) AND l.occurred_at < (SELECT s.he FROM s) + interval '1 hour'
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.he_sub FROM s) AND p_user_id IS NULL
+GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- the start hour as a whole (one user), when most of it is inside the period ...
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND h.user_id = p_user_id
+UNION ALL
+-- ... minus its rolled-up events before the period (one user)
+SELECT (SELECT s.hs FROM s) - interval '1 hour', l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
+       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
+       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.hs FROM s) - interval '1 hour' AND l.occurred_at < (SELECT s.f FROM s)
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.hs_sub FROM s) AND l.user_id = p_user_id
+GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
+UNION ALL
+-- the end hour as a whole (one user), when most of it is inside the period ...
+SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+       h.latency_sum_ms, h.latency_count, h.latency_hist
+FROM @extschema@.usage_rollup_hourly h
+WHERE h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND h.user_id = p_user_id
+UNION ALL
+-- ... minus its rolled-up events after the period (one user)
+SELECT (SELECT s.he FROM s), l.user_id, coalesce(l.provider_id, 0)::smallint,
+       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
+       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
+       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
+       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
+FROM @extschema@.usage_log l
+WHERE l.occurred_at >= (SELECT s.t FROM s) AND l.occurred_at < (SELECT s.he FROM s) + interval '1 hour'
+  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.he_sub FROM s) AND l.user_id = p_user_id
+GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) IS
+'Internal: every ledger fact in [from, to) (optionally for one user) from the daily and hourly rollups, the raw edges and the raw tail above the watermark; granule is the hour (or day) it belongs to';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) TO tokenledger_reader, tokenledger_admin;
+
+-- A period with defaults: NULL from means the start of the current `unit`
+-- (month, week, day) in tokenledger.timezone; NULL to means the end of it
+-- when from was NULL too, else no upper end.
+CREATE FUNCTION @extschema@.usage_period(from_time timestamptz, to_time timestamptz, unit text DEFAULT 'month',
+    OUT period_from timestamptz, OUT period_to timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tz text := @extschema@.usage_report_timezone();
+BEGIN
+    period_from := coalesce(from_time, date_trunc(unit, now(), tz));
+    period_to := coalesce(to_time, CASE WHEN from_time IS NULL
+        THEN ((date_trunc(unit, now(), tz) AT TIME ZONE tz) + ('1 ' || unit)::interval) AT TIME ZONE tz
+        ELSE 'infinity' END);
+    IF period_from >= period_to THEN
+        RAISE EXCEPTION 'the period is empty: from (%) must be before to (%)', period_from, period_to
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Periods are half-open ranges [from, to); pass NULL for an open end.';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_period(timestamptz, timestamptz, text) IS
+'Internal: the [from, to) a report covers, defaulting to the current month (or week, day) in tokenledger.timezone';
+GRANT EXECUTE ON FUNCTION @extschema@.usage_period(timestamptz, timestamptz, text) TO tokenledger_reader, tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_user_summary(user_id text, from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
+RETURNS TABLE (period_from timestamptz, period_to timestamptz, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT p.period_from, p.period_to,
+       coalesce(sum(x.requests), 0)::bigint,
+       coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
+       coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
+       round(sum(x.requests) FILTER (WHERE x.success) / nullif(sum(x.requests), 0), 4),
+       coalesce(sum(x.unpriced_requests), 0)::bigint,
+       coalesce(sum(x.input_tokens), 0)::bigint,
+       coalesce(sum(x.output_tokens), 0)::bigint,
+       coalesce(sum(x.cache_read_tokens), 0)::bigint,
+       coalesce(sum(x.cache_write_tokens), 0)::bigint,
+       coalesce(sum(x.cache_write_1h_tokens), 0)::bigint,
+       coalesce(sum(x.reasoning_tokens), 0)::bigint,
+       coalesce(sum(x.total_tokens), 0)::bigint,
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.input_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.output_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_read_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_write_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.reasoning_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)),
+       round(sum(x.latency_sum_ms) / nullif(sum(x.latency_count), 0), 1),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.5),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99)
+FROM @extschema@.usage_period(from_time, to_time) p
+LEFT JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to, usage_user_summary.user_id) x ON true
+GROUP BY p.period_from, p.period_to
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_user_summary(text, timestamptz, timestamptz) IS
+'One user''s requests, successes, failures, tokens per bucket, costs in USD and latency percentiles over [from_time, to_time) (default: this month in tokenledger.timezone); real-time (rollups plus the raw tail)';
+REVOKE ALL ON FUNCTION @extschema@.usage_user_summary(text, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_user_summary(text, timestamptz, timestamptz) TO tokenledger_reader, tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_top_users(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL, "limit" integer DEFAULT 10, order_by text DEFAULT 'cost', "offset" integer DEFAULT 0)
+RETURNS TABLE (rank bigint, user_id text, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint, total_cost_usd numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    p record;
+BEGIN
+    IF order_by IS NULL OR order_by NOT IN ('cost', 'tokens', 'requests') THEN
+        RAISE EXCEPTION 'order_by must be cost, tokens or requests, got %', coalesce(quote_literal(order_by), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Rank by cost (the default), tokens or requests.';
+    END IF;
+    IF "limit" IS NULL OR "limit" < 1 OR "offset" IS NULL OR "offset" < 0 THEN
+        RAISE EXCEPTION 'limit must be positive and offset zero or more'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Page with limit => 10, offset => 10 for the second page.';
+    END IF;
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
+    SELECT row_number() OVER (ORDER BY CASE order_by WHEN 'cost' THEN g.cost WHEN 'tokens' THEN g.tokens ELSE g.requests END DESC, g.user_id),
+           g.user_id, g.requests::bigint, coalesce(g.failures, 0)::bigint, g.unpriced::bigint, g.tokens::bigint,
+           @extschema@.usage_nano_to_usd(g.cost)
+    FROM (SELECT x.user_id, sum(x.requests) AS requests, sum(x.requests) FILTER (WHERE NOT x.success) AS failures,
+                 sum(x.unpriced_requests) AS unpriced, sum(x.total_tokens) AS tokens, sum(x.total_cost_nano_usd) AS cost
+          FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
+          GROUP BY x.user_id) g
+    ORDER BY CASE order_by WHEN 'cost' THEN g.cost WHEN 'tokens' THEN g.tokens ELSE g.requests END DESC, g.user_id
+    LIMIT "limit" OFFSET "offset";
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_top_users(timestamptz, timestamptz, integer, text, integer) IS
+'The heaviest users over [from_time, to_time) (default: this month), ranked by cost, tokens or requests, ties by user id; page with limit and offset';
+REVOKE ALL ON FUNCTION @extschema@.usage_top_users(timestamptz, timestamptz, integer, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_top_users(timestamptz, timestamptz, integer, text, integer) TO tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_user_history(user_id text, "limit" integer DEFAULT 50, before_id bigint DEFAULT NULL)
+RETURNS SETOF @extschema@.usage_events
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    b_at timestamptz := 'infinity';
+    b_id bigint := 9223372036854775807;
+BEGIN
+    IF "limit" IS NULL OR "limit" < 1 OR "limit" > 10000 THEN
+        RAISE EXCEPTION 'limit must be between 1 and 10000, got %', "limit"
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Fetch a page of at most 10000 events; pass the last event_id as before_id for the next.';
+    END IF;
+    IF before_id IS NOT NULL THEN
+        SELECT l.occurred_at, l.event_id INTO b_at, b_id
+        FROM @extschema@.usage_log l WHERE l.event_id = before_id AND l.user_id = usage_user_history.user_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'event % is not one of this user''s events', before_id
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Pass the event_id of the last row of the previous page, or NULL for the first page.';
+        END IF;
+    END IF;
+    -- Newest first by (occurred_at, event_id): the (user_id, occurred_at)
+    -- index serves every page.
+    RETURN QUERY
+    SELECT e.* FROM @extschema@.usage_events e
+    JOIN (SELECT l.event_id, l.occurred_at FROM @extschema@.usage_log l
+          WHERE l.user_id = usage_user_history.user_id AND (l.occurred_at, l.event_id) < (b_at, b_id)
+          ORDER BY l.occurred_at DESC, l.event_id DESC LIMIT "limit") k
+      ON e.event_id = k.event_id AND e.occurred_at = k.occurred_at
+    ORDER BY e.occurred_at DESC, e.event_id DESC;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_user_history(text, integer, bigint) IS
+'One user''s raw events, newest first, keyset-paginated: pass the last event_id of a page as before_id to get the next';
+REVOKE ALL ON FUNCTION @extschema@.usage_user_history(text, integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_user_history(text, integer, bigint) TO tokenledger_reader, tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_session_summary(session_id text)
+RETURNS TABLE (user_ids text[], first_at timestamptz, last_at timestamptz, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT array_agg(DISTINCT x.user_id) FILTER (WHERE x.user_id IS NOT NULL),
+       min(x.occurred_at), max(x.occurred_at),
+       count(x.event_id)::bigint,
+       count(x.event_id) FILTER (WHERE x.success)::bigint,
+       count(x.event_id) FILTER (WHERE NOT x.success)::bigint,
+       round((count(x.event_id) FILTER (WHERE x.success))::numeric / nullif(count(x.event_id), 0), 4),
+       count(x.event_id) FILTER (WHERE x.total_cost_nano_usd IS NULL)::bigint,
+       coalesce(sum(x.input_tokens), 0)::bigint, coalesce(sum(x.output_tokens), 0)::bigint, coalesce(sum(x.cache_read_tokens), 0)::bigint, coalesce(sum(x.cache_write_tokens), 0)::bigint, coalesce(sum(x.cache_write_1h_tokens), 0)::bigint, coalesce(sum(x.reasoning_tokens), 0)::bigint, coalesce(sum(x.total_tokens), 0)::bigint,
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.input_cost_nano_usd), 0)), @extschema@.usage_nano_to_usd(coalesce(sum(x.output_cost_nano_usd), 0)), @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_read_cost_nano_usd), 0)), @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_write_cost_nano_usd), 0)), @extschema@.usage_nano_to_usd(coalesce(sum(x.reasoning_cost_nano_usd), 0)), @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)),
+       round(avg(x.latency_ms), 1)
+FROM (SELECT 1) one
+LEFT JOIN @extschema@.usage_log x ON x.session_id = usage_session_summary.session_id
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_session_summary(text) IS
+'Running totals of one chat session (requests, tokens, USD cost, latency) straight from the ledger, for a live per-chat cost display';
+REVOKE ALL ON FUNCTION @extschema@.usage_session_summary(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_session_summary(text) TO tokenledger_reader, tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_system_summary(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
+RETURNS TABLE (period_from timestamptz, period_to timestamptz, unique_users bigint, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, days integer, avg_requests_per_day numeric, avg_cost_per_day_usd numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT p.period_from, p.period_to, count(DISTINCT x.user_id),
+       coalesce(sum(x.requests), 0)::bigint,
+       coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
+       coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
+       round(sum(x.requests) FILTER (WHERE x.success) / nullif(sum(x.requests), 0), 4),
+       coalesce(sum(x.unpriced_requests), 0)::bigint,
+       coalesce(sum(x.input_tokens), 0)::bigint,
+       coalesce(sum(x.output_tokens), 0)::bigint,
+       coalesce(sum(x.cache_read_tokens), 0)::bigint,
+       coalesce(sum(x.cache_write_tokens), 0)::bigint,
+       coalesce(sum(x.cache_write_1h_tokens), 0)::bigint,
+       coalesce(sum(x.reasoning_tokens), 0)::bigint,
+       coalesce(sum(x.total_tokens), 0)::bigint,
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.input_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.output_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_read_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_write_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.reasoning_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)),
+       round(sum(x.latency_sum_ms) / nullif(sum(x.latency_count), 0), 1),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.5),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
+       d.days,
+       round(coalesce(sum(x.requests), 0) / d.days::numeric, 2),
+       round(@extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)) / d.days, 9)
+FROM @extschema@.usage_period(from_time, to_time) p
+-- Calendar days in the period up to today; at least one.
+CROSS JOIN LATERAL (
+    SELECT greatest(1, (date_trunc('day', least(p.period_to - interval '1 microsecond', now()), @extschema@.usage_report_timezone())::date
+                        - date_trunc('day', CASE WHEN isfinite(p.period_from) THEN p.period_from
+                                          ELSE coalesce((SELECT min(r.bucket) FROM @extschema@.usage_rollup_daily r), now()) END,
+                                     @extschema@.usage_report_timezone())::date) + 1) AS days) d
+LEFT JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x ON true
+GROUP BY p.period_from, p.period_to, d.days
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_system_summary(timestamptz, timestamptz) IS
+'Platform totals over [from_time, to_time) (default: this month): requests, unique users, success rate, tokens, USD costs, latency p50/p95/p99, and averages per calendar day';
+REVOKE ALL ON FUNCTION @extschema@.usage_system_summary(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_system_summary(timestamptz, timestamptz) TO tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_timeseries(bucket text DEFAULT 'day', from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL, user_id text DEFAULT NULL, model text DEFAULT NULL, endpoint text DEFAULT NULL)
+RETURNS TABLE (bucket_start timestamptz, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint, total_cost_usd numeric, avg_latency_ms numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tz text := @extschema@.usage_report_timezone();
+    step interval;
+    f timestamptz;
+    t timestamptz;
+    m integer;
+    e integer;
+BEGIN
+    IF bucket IS NULL OR bucket NOT IN ('hour', 'day', 'week', 'month') THEN
+        RAISE EXCEPTION 'bucket must be hour, day, week or month, got %', coalesce(quote_literal(bucket), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass bucket => ''day'' for a daily series.';
+    END IF;
+    step := ('1 ' || bucket)::interval;
+    t := coalesce(to_time, now());
+    f := coalesce(from_time, ((t AT TIME ZONE tz) - CASE bucket WHEN 'hour' THEN interval '47 hours' WHEN 'day' THEN interval '29 days'
+                                                                WHEN 'week' THEN interval '11 weeks' ELSE interval '11 months' END) AT TIME ZONE tz);
+    IF f >= t OR NOT isfinite(f) OR NOT isfinite(t) THEN
+        RAISE EXCEPTION 'the period must be finite and non-empty: from (%) must be before to (%)', f, t
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass from_time and to_time, or omit them for the last 30 days (48 hours, 12 weeks, 12 months).';
+    END IF;
+    -- Whole buckets: from rounds down, to rounds up.
+    f := date_trunc(bucket, f, tz);
+    IF date_trunc(bucket, t, tz) < t THEN
+        t := ((date_trunc(bucket, t, tz) AT TIME ZONE tz) + step) AT TIME ZONE tz;
+    END IF;
+    IF (t AT TIME ZONE tz) - (f AT TIME ZONE tz) > step * 10000 THEN
+        RAISE EXCEPTION 'the series would have more than 10000 buckets'
+            USING ERRCODE = 'program_limit_exceeded',
+                  HINT = 'Use a coarser bucket or a shorter period.';
+    END IF;
+    IF model IS NOT NULL THEN
+        m := coalesce((SELECT d.model_id FROM @extschema@.usage_models d WHERE d.name = model), -1);
+    END IF;
+    IF endpoint IS NOT NULL THEN
+        e := coalesce((SELECT d.endpoint_id FROM @extschema@.usage_endpoints d WHERE d.name = endpoint), -1);
+    END IF;
+    RETURN QUERY
+    WITH g AS (
+        SELECT date_trunc(bucket, x.granule, tz) AS b,
+               sum(x.requests) AS requests, sum(x.requests) FILTER (WHERE NOT x.success) AS failures,
+               sum(x.unpriced_requests) AS unpriced, sum(x.total_tokens) AS tokens,
+               sum(x.total_cost_nano_usd) AS cost, sum(x.latency_sum_ms) AS lat_sum, sum(x.latency_count) AS lat_n
+        FROM @extschema@.usage_report_facts(f, t, usage_timeseries.user_id, bucket <> 'hour') x
+        WHERE (m IS NULL OR x.model_id = m) AND (e IS NULL OR x.endpoint_id = e)
+        GROUP BY 1)
+    SELECT s.ts AT TIME ZONE tz,
+           coalesce(g.requests, 0)::bigint, coalesce(g.failures, 0)::bigint, coalesce(g.unpriced, 0)::bigint,
+           coalesce(g.tokens, 0)::bigint, @extschema@.usage_nano_to_usd(coalesce(g.cost, 0)),
+           round(g.lat_sum / nullif(g.lat_n, 0), 1)
+    FROM generate_series(f AT TIME ZONE tz, (t AT TIME ZONE tz) - step, step) AS s(ts)
+    LEFT JOIN g ON g.b = s.ts AT TIME ZONE tz
+    ORDER BY 1;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_timeseries(text, timestamptz, timestamptz, text, text, text) IS
+'A zero-filled series of requests, failures, tokens, USD cost and latency per hour, day, week or month (calendar buckets in tokenledger.timezone) over [from_time, to_time) rounded out to whole buckets (default: the last 30 days), optionally for one user, model or endpoint';
+REVOKE ALL ON FUNCTION @extschema@.usage_timeseries(text, timestamptz, timestamptz, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_timeseries(text, timestamptz, timestamptz, text, text, text) TO tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_by_model(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
+RETURNS TABLE (model text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
+       coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
+       coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
+       round(sum(x.requests) FILTER (WHERE x.success) / nullif(sum(x.requests), 0), 4),
+       coalesce(sum(x.unpriced_requests), 0)::bigint,
+       coalesce(sum(x.input_tokens), 0)::bigint,
+       coalesce(sum(x.output_tokens), 0)::bigint,
+       coalesce(sum(x.cache_read_tokens), 0)::bigint,
+       coalesce(sum(x.cache_write_tokens), 0)::bigint,
+       coalesce(sum(x.cache_write_1h_tokens), 0)::bigint,
+       coalesce(sum(x.reasoning_tokens), 0)::bigint,
+       coalesce(sum(x.total_tokens), 0)::bigint,
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.input_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.output_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_read_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_write_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.reasoning_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)),
+       round(sum(x.latency_sum_ms) / nullif(sum(x.latency_count), 0), 1),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.5),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
+       round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
+FROM @extschema@.usage_period(from_time, to_time) p
+CROSS JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x
+LEFT JOIN @extschema@.usage_models n ON n.model_id = x.model_id
+GROUP BY n.name
+ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_by_model(timestamptz, timestamptz) IS
+'Requests, tokens, USD cost (and share of it), success rate and latency per model over [from_time, to_time) (default: this month), costliest first';
+REVOKE ALL ON FUNCTION @extschema@.usage_by_model(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_by_model(timestamptz, timestamptz) TO tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_by_endpoint(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
+RETURNS TABLE (endpoint text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
+       coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
+       coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
+       round(sum(x.requests) FILTER (WHERE x.success) / nullif(sum(x.requests), 0), 4),
+       coalesce(sum(x.unpriced_requests), 0)::bigint,
+       coalesce(sum(x.input_tokens), 0)::bigint,
+       coalesce(sum(x.output_tokens), 0)::bigint,
+       coalesce(sum(x.cache_read_tokens), 0)::bigint,
+       coalesce(sum(x.cache_write_tokens), 0)::bigint,
+       coalesce(sum(x.cache_write_1h_tokens), 0)::bigint,
+       coalesce(sum(x.reasoning_tokens), 0)::bigint,
+       coalesce(sum(x.total_tokens), 0)::bigint,
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.input_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.output_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_read_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_write_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.reasoning_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)),
+       round(sum(x.latency_sum_ms) / nullif(sum(x.latency_count), 0), 1),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.5),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
+       round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
+FROM @extschema@.usage_period(from_time, to_time) p
+CROSS JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x
+LEFT JOIN @extschema@.usage_endpoints n ON n.endpoint_id = x.endpoint_id
+GROUP BY n.name
+ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_by_endpoint(timestamptz, timestamptz) IS
+'Requests, tokens, USD cost (and share of it), success rate and latency per endpoint over [from_time, to_time) (default: this month), costliest first; NULL endpoint for events without one';
+REVOKE ALL ON FUNCTION @extschema@.usage_by_endpoint(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_by_endpoint(timestamptz, timestamptz) TO tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_by_provider(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
+RETURNS TABLE (provider text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
+       coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
+       coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
+       round(sum(x.requests) FILTER (WHERE x.success) / nullif(sum(x.requests), 0), 4),
+       coalesce(sum(x.unpriced_requests), 0)::bigint,
+       coalesce(sum(x.input_tokens), 0)::bigint,
+       coalesce(sum(x.output_tokens), 0)::bigint,
+       coalesce(sum(x.cache_read_tokens), 0)::bigint,
+       coalesce(sum(x.cache_write_tokens), 0)::bigint,
+       coalesce(sum(x.cache_write_1h_tokens), 0)::bigint,
+       coalesce(sum(x.reasoning_tokens), 0)::bigint,
+       coalesce(sum(x.total_tokens), 0)::bigint,
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.input_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.output_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_read_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_write_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.reasoning_cost_nano_usd), 0)),
+       @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)),
+       round(sum(x.latency_sum_ms) / nullif(sum(x.latency_count), 0), 1),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.5),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
+       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
+       round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
+FROM @extschema@.usage_period(from_time, to_time) p
+CROSS JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x
+LEFT JOIN @extschema@.usage_providers n ON n.provider_id = x.provider_id
+GROUP BY n.name
+ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) IS
+'Requests, tokens, USD cost (and share of it), success rate and latency per provider over [from_time, to_time) (default: this month), costliest first; NULL provider for events without one';
+REVOKE ALL ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) TO tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_totals()
+RETURNS TABLE (period text, period_from timestamptz, period_to timestamptz, requests bigint, failures bigint, unique_users bigint, unpriced_requests bigint, total_tokens bigint, total_cost_usd numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT p.name, p.f, p.t,
+       coalesce(sum(x.requests), 0)::bigint, coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
+       count(DISTINCT x.user_id), coalesce(sum(x.unpriced_requests), 0)::bigint,
+       coalesce(sum(x.total_tokens), 0)::bigint, @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0))
+FROM (VALUES ('all_time', 1, '-infinity'::timestamptz, 'infinity'::timestamptz),
+             ('this_month', 2, (@extschema@.usage_period(NULL, NULL, 'month')).period_from, (@extschema@.usage_period(NULL, NULL, 'month')).period_to),
+             ('today', 3, (@extschema@.usage_period(NULL, NULL, 'day')).period_from, (@extschema@.usage_period(NULL, NULL, 'day')).period_to)
+     ) AS p(name, ord, f, t)
+LEFT JOIN LATERAL @extschema@.usage_report_facts(p.f, p.t) x ON true
+GROUP BY p.name, p.ord, p.f, p.t
+ORDER BY p.ord
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_totals() IS
+'Platform-wide requests, users, tokens and USD cost for all time, this month and today (calendar periods in tokenledger.timezone)';
+REVOKE ALL ON FUNCTION @extschema@.usage_totals() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_totals() TO tokenledger_admin;
+
+CREATE VIEW @extschema@.usage_hourly WITH (security_invoker = true) AS
+SELECT u.bucket, u.user_id, p.name AS provider, m.name AS model, e.name AS endpoint, u.success,
+       sum(u.requests)::bigint AS requests,
+       sum(u.requests) FILTER (WHERE NOT u.success)::bigint AS failures,
+       sum(u.unpriced_requests)::bigint AS unpriced_requests,
+       sum(u.input_tokens)::bigint AS input_tokens,
+       sum(u.output_tokens)::bigint AS output_tokens,
+       sum(u.cache_read_tokens)::bigint AS cache_read_tokens,
+       sum(u.cache_write_tokens)::bigint AS cache_write_tokens,
+       sum(u.cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
+       sum(u.reasoning_tokens)::bigint AS reasoning_tokens,
+       sum(u.total_tokens)::bigint AS total_tokens,
+       @extschema@.usage_nano_to_usd(sum(u.input_cost_nano_usd)) AS input_cost_usd,
+       @extschema@.usage_nano_to_usd(sum(u.output_cost_nano_usd)) AS output_cost_usd,
+       @extschema@.usage_nano_to_usd(sum(u.cache_read_cost_nano_usd)) AS cache_read_cost_usd,
+       @extschema@.usage_nano_to_usd(sum(u.cache_write_cost_nano_usd)) AS cache_write_cost_usd,
+       @extschema@.usage_nano_to_usd(sum(u.reasoning_cost_nano_usd)) AS reasoning_cost_usd,
+       @extschema@.usage_nano_to_usd(sum(u.total_cost_nano_usd)) AS total_cost_usd,
+       round(sum(u.latency_sum_ms) / nullif(sum(u.latency_count), 0), 1) AS avg_latency_ms
+FROM (SELECT r.bucket, r.user_id, r.provider_id, r.model_id, r.endpoint_id, r.success, r.requests, r.unpriced_requests, r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.reasoning_tokens, r.total_tokens, r.input_cost_nano_usd, r.output_cost_nano_usd, r.cache_read_cost_nano_usd, r.cache_write_cost_nano_usd, r.reasoning_cost_nano_usd, r.total_cost_nano_usd, r.latency_sum_ms, r.latency_count
+      FROM @extschema@.usage_rollup_hourly r
+      UNION ALL
+      SELECT date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success, 1, (l.total_cost_nano_usd IS NULL)::integer, l.input_tokens, l.output_tokens, l.cache_read_tokens, l.cache_write_tokens, l.cache_write_1h_tokens, l.reasoning_tokens, l.total_tokens, coalesce(l.input_cost_nano_usd, 0), coalesce(l.output_cost_nano_usd, 0), coalesce(l.cache_read_cost_nano_usd, 0), coalesce(l.cache_write_cost_nano_usd, 0), coalesce(l.reasoning_cost_nano_usd, 0), coalesce(l.total_cost_nano_usd, 0), coalesce(l.latency_ms, 0), (l.latency_ms IS NOT NULL)::integer
+      FROM @extschema@.usage_log l
+      WHERE l.event_id > (SELECT s.watermark FROM @extschema@.usage_rollup_state s)
+     ) AS u (bucket, user_id, provider_id, model_id, endpoint_id, success, requests, unpriced_requests,
+             input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens, input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, cache_write_cost_nano_usd, reasoning_cost_nano_usd, total_cost_nano_usd, latency_sum_ms, latency_count)
+JOIN @extschema@.usage_models m ON m.model_id = u.model_id
+LEFT JOIN @extschema@.usage_providers p ON p.provider_id = u.provider_id
+LEFT JOIN @extschema@.usage_endpoints e ON e.endpoint_id = u.endpoint_id
+GROUP BY u.bucket, u.user_id, p.name, m.name, e.name, u.success;
+COMMENT ON VIEW @extschema@.usage_hourly IS
+'Usage per UTC hour, user, provider, model, endpoint and success, with names and USD costs; real-time (hourly rollup plus the raw tail); readers see their own rows';
+GRANT SELECT ON @extschema@.usage_hourly TO tokenledger_reader, tokenledger_admin;
+
+CREATE VIEW @extschema@.usage_daily WITH (security_invoker = true) AS
+SELECT u.bucket, u.user_id, p.name AS provider, m.name AS model, e.name AS endpoint, u.success,
+       sum(u.requests)::bigint AS requests,
+       sum(u.requests) FILTER (WHERE NOT u.success)::bigint AS failures,
+       sum(u.unpriced_requests)::bigint AS unpriced_requests,
+       sum(u.input_tokens)::bigint AS input_tokens,
+       sum(u.output_tokens)::bigint AS output_tokens,
+       sum(u.cache_read_tokens)::bigint AS cache_read_tokens,
+       sum(u.cache_write_tokens)::bigint AS cache_write_tokens,
+       sum(u.cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
+       sum(u.reasoning_tokens)::bigint AS reasoning_tokens,
+       sum(u.total_tokens)::bigint AS total_tokens,
+       @extschema@.usage_nano_to_usd(sum(u.input_cost_nano_usd)) AS input_cost_usd,
+       @extschema@.usage_nano_to_usd(sum(u.output_cost_nano_usd)) AS output_cost_usd,
+       @extschema@.usage_nano_to_usd(sum(u.cache_read_cost_nano_usd)) AS cache_read_cost_usd,
+       @extschema@.usage_nano_to_usd(sum(u.cache_write_cost_nano_usd)) AS cache_write_cost_usd,
+       @extschema@.usage_nano_to_usd(sum(u.reasoning_cost_nano_usd)) AS reasoning_cost_usd,
+       @extschema@.usage_nano_to_usd(sum(u.total_cost_nano_usd)) AS total_cost_usd,
+       round(sum(u.latency_sum_ms) / nullif(sum(u.latency_count), 0), 1) AS avg_latency_ms
+FROM (SELECT r.bucket, r.user_id, r.provider_id, r.model_id, r.endpoint_id, r.success, r.requests, r.unpriced_requests, r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.reasoning_tokens, r.total_tokens, r.input_cost_nano_usd, r.output_cost_nano_usd, r.cache_read_cost_nano_usd, r.cache_write_cost_nano_usd, r.reasoning_cost_nano_usd, r.total_cost_nano_usd, r.latency_sum_ms, r.latency_count
+      FROM @extschema@.usage_rollup_daily r
+      UNION ALL
+      SELECT date_trunc('day', l.occurred_at, (SELECT s.day_timezone FROM @extschema@.usage_rollup_state s)), l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success, 1, (l.total_cost_nano_usd IS NULL)::integer, l.input_tokens, l.output_tokens, l.cache_read_tokens, l.cache_write_tokens, l.cache_write_1h_tokens, l.reasoning_tokens, l.total_tokens, coalesce(l.input_cost_nano_usd, 0), coalesce(l.output_cost_nano_usd, 0), coalesce(l.cache_read_cost_nano_usd, 0), coalesce(l.cache_write_cost_nano_usd, 0), coalesce(l.reasoning_cost_nano_usd, 0), coalesce(l.total_cost_nano_usd, 0), coalesce(l.latency_ms, 0), (l.latency_ms IS NOT NULL)::integer
+      FROM @extschema@.usage_log l
+      WHERE l.event_id > (SELECT s.watermark FROM @extschema@.usage_rollup_state s)
+     ) AS u (bucket, user_id, provider_id, model_id, endpoint_id, success, requests, unpriced_requests,
+             input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens, input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, cache_write_cost_nano_usd, reasoning_cost_nano_usd, total_cost_nano_usd, latency_sum_ms, latency_count)
+JOIN @extschema@.usage_models m ON m.model_id = u.model_id
+LEFT JOIN @extschema@.usage_providers p ON p.provider_id = u.provider_id
+LEFT JOIN @extschema@.usage_endpoints e ON e.endpoint_id = u.endpoint_id
+GROUP BY u.bucket, u.user_id, p.name, m.name, e.name, u.success;
+COMMENT ON VIEW @extschema@.usage_daily IS
+'Usage per calendar day (usage_rollup_state.day_timezone), user, provider, model, endpoint and success, with names and USD costs; real-time (daily rollup plus the raw tail); readers see their own rows';
+GRANT SELECT ON @extschema@.usage_daily TO tokenledger_reader, tokenledger_admin;

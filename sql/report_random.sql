@@ -1,0 +1,231 @@
+-- Randomized: every report equals the same question answered by a
+-- brute-force GROUP BY over the raw ledger, for random periods that cut
+-- hours and days, with events rolled up, events logged after the last
+-- rollup (the tail), and late events for old buckets.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS tokenledger CASCADE;
+CREATE EXTENSION tokenledger;
+RESET client_min_messages;
+SELECT setseed(0.42);
+
+CREATE FUNCTION random_events(n integer, t0 timestamptz, span interval) RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT count(usage_log_insert(
+        user_id => 'user' || (random() * 12)::int,
+        model => (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-pro'])[1 + (random() * 3)::int],
+        provider => (ARRAY['openai', 'anthropic', NULL])[1 + (random() * 2)::int],
+        endpoint => (ARRAY['chat', 'summarize', 'search', NULL])[1 + (random() * 3)::int],
+        input_tokens => (random() * 5000)::int, output_tokens => (random() * 800)::int,
+        cache_read_tokens => (random() * 1000)::int, cache_write_tokens => (random() * 100)::int,
+        cache_write_1h_tokens => (random() * 50)::int, reasoning_tokens => (random() * 300)::int,
+        latency_ms => CASE WHEN random() < 0.1 THEN NULL ELSE (exp(random() * 10))::int END,
+        success => random() > 0.1,
+        occurred_at => t0 + random() * span))
+    FROM generate_series(1, n)
+$$;
+-- Prices: a random part of the events gets costs (the rest stays unpriced).
+CREATE FUNCTION price_some() RETURNS void LANGUAGE sql AS $$
+    UPDATE usage_log SET input_cost_nano_usd = input_tokens * 2500, output_cost_nano_usd = output_tokens * 10000,
+           cache_read_cost_nano_usd = cache_read_tokens * 1250, cache_write_cost_nano_usd = (cache_write_tokens + cache_write_1h_tokens) * 3750,
+           reasoning_cost_nano_usd = reasoning_tokens * 10000,
+           total_cost_nano_usd = input_tokens * 2500 + output_tokens * 10000 + cache_read_tokens * 1250
+                               + (cache_write_tokens + cache_write_1h_tokens) * 3750 + reasoning_tokens * 10000
+    WHERE total_cost_nano_usd IS NULL AND event_id % 5 <> 0
+$$;
+
+SELECT random_events(3000, '2026-03-01+00', interval '40 days') AS rolled_up_events;
+SELECT price_some();
+CALL usage_rollup(batch_size => 700);
+SELECT random_events(400, '2026-03-01+00', interval '40 days') AS tail_events;
+SELECT random_events(50, '2026-03-02+00', interval '1 day') AS late_events;
+SELECT price_some();
+SELECT count(*) > 0 AS has_tail FROM usage_log WHERE event_id > (SELECT watermark FROM usage_rollup_state);
+
+-- Random periods: whole days, whole hours and arbitrary instants.
+CREATE TABLE periods AS
+SELECT i, f, f + len AS t, 'user' || (random() * 12)::int AS u
+FROM (SELECT i, CASE i % 3 WHEN 0 THEN date_trunc('day', ts, 'UTC') WHEN 1 THEN date_trunc('hour', ts, 'UTC') ELSE ts END AS f,
+             CASE i % 4 WHEN 0 THEN interval '7 days' WHEN 1 THEN random() * interval '3 days'
+                        WHEN 2 THEN random() * interval '90 minutes' ELSE interval '30 days' END AS len
+      FROM (SELECT i, timestamptz '2026-02-27+00' + random() * interval '45 days' AS ts FROM generate_series(1, 24) i) a) b;
+INSERT INTO periods VALUES (0, '-infinity', 'infinity', 'user3');
+
+CREATE FUNCTION raw_in(f timestamptz, t timestamptz) RETURNS SETOF usage_log LANGUAGE sql AS $$
+    SELECT * FROM usage_log WHERE occurred_at >= f AND occurred_at < t
+$$;
+
+-- usage_user_summary
+SELECT count(*) AS user_summary_mismatches FROM periods p, LATERAL (
+    (SELECT s.requests, s.successes, s.failures, s.unpriced_requests, s.input_tokens, s.output_tokens, s.cache_read_tokens,
+            s.cache_write_tokens, s.cache_write_1h_tokens, s.reasoning_tokens, s.total_tokens, s.input_cost_usd,
+            s.output_cost_usd, s.cache_read_cost_usd, s.cache_write_cost_usd, s.reasoning_cost_usd, s.total_cost_usd,
+            s.avg_latency_ms, s.p50_latency_ms, s.p95_latency_ms, s.p99_latency_ms
+     FROM usage_user_summary(p.u, p.f, p.t) s
+     EXCEPT ALL
+     SELECT count(*), count(*) FILTER (WHERE success), count(*) FILTER (WHERE NOT success),
+            count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+            coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
+            coalesce(sum(cache_write_tokens), 0), coalesce(sum(cache_write_1h_tokens), 0), coalesce(sum(reasoning_tokens), 0),
+            coalesce(sum(total_tokens), 0),
+            round(coalesce(sum(input_cost_nano_usd), 0) / 1e9, 9), round(coalesce(sum(output_cost_nano_usd), 0) / 1e9, 9),
+            round(coalesce(sum(cache_read_cost_nano_usd), 0) / 1e9, 9), round(coalesce(sum(cache_write_cost_nano_usd), 0) / 1e9, 9),
+            round(coalesce(sum(reasoning_cost_nano_usd), 0) / 1e9, 9), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9),
+            round(avg(latency_ms), 1),
+            usage_hist_quantile(usage_latency_hist(latency_ms), 0.5), usage_hist_quantile(usage_latency_hist(latency_ms), 0.95),
+            usage_hist_quantile(usage_latency_hist(latency_ms), 0.99)
+     FROM raw_in(p.f, p.t) WHERE user_id = p.u)
+) x;
+-- ... and the ones a user with no events in the period gets.
+SELECT sum(requests) AS requests_in_all_user_summaries, (SELECT count(*) FROM periods p, raw_in(p.f, p.t) r WHERE r.user_id = p.u) AS brute_force
+FROM periods p, usage_user_summary(p.u, p.f, p.t);
+
+-- usage_top_users, every rank order, whole list
+SELECT o AS order_by, (SELECT count(*) FROM periods p, LATERAL (
+    (SELECT * FROM usage_top_users(p.f, p.t, 1000, o)
+     EXCEPT ALL
+     SELECT row_number() OVER (ORDER BY CASE o WHEN 'cost' THEN coalesce(sum(total_cost_nano_usd), 0)
+                                              WHEN 'tokens' THEN sum(total_tokens) ELSE count(*) END DESC, user_id),
+            user_id, count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+            sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
+     FROM raw_in(p.f, p.t) GROUP BY user_id)
+    UNION ALL
+    (SELECT row_number() OVER (ORDER BY CASE o WHEN 'cost' THEN coalesce(sum(total_cost_nano_usd), 0)
+                                              WHEN 'tokens' THEN sum(total_tokens) ELSE count(*) END DESC, user_id),
+            user_id, count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+            sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
+     FROM raw_in(p.f, p.t) GROUP BY user_id
+     EXCEPT ALL
+     SELECT * FROM usage_top_users(p.f, p.t, 1000, o))
+) x) AS top_users_mismatches
+FROM unnest(ARRAY['cost', 'tokens', 'requests']) o ORDER BY o;
+
+-- usage_system_summary
+SELECT count(*) AS system_summary_mismatches FROM periods p, LATERAL (
+    SELECT s.unique_users, s.requests, s.failures, s.unpriced_requests, s.total_tokens, s.total_cost_usd, s.reasoning_cost_usd,
+           s.avg_latency_ms, s.p50_latency_ms, s.p95_latency_ms, s.p99_latency_ms
+    FROM usage_system_summary(p.f, p.t) s
+    EXCEPT ALL
+    SELECT count(DISTINCT user_id), count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+           coalesce(sum(total_tokens), 0), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9),
+           round(coalesce(sum(reasoning_cost_nano_usd), 0) / 1e9, 9), round(avg(latency_ms), 1),
+           usage_hist_quantile(usage_latency_hist(latency_ms), 0.5), usage_hist_quantile(usage_latency_hist(latency_ms), 0.95),
+           usage_hist_quantile(usage_latency_hist(latency_ms), 0.99)
+    FROM raw_in(p.f, p.t)
+) x;
+
+-- usage_timeseries: every bucket size, with and without filters, UTC and
+-- another zone (where the daily rollup cannot serve and hours do).
+CREATE TABLE series_cases AS
+SELECT b, tz, flt FROM unnest(ARRAY['hour', 'day', 'week', 'month']) b, unnest(ARRAY['UTC', 'Asia/Tokyo']) tz,
+       unnest(ARRAY['none', 'user', 'model', 'endpoint']) flt;
+CREATE FUNCTION series_mismatches(b text, tz text, flt text, f timestamptz, t timestamptz, u text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM set_config('tokenledger.timezone', tz, true);
+    IF to_regclass('pg_temp.rep') IS NOT NULL THEN DROP TABLE pg_temp.rep; END IF;
+    CREATE TEMP TABLE rep AS
+        SELECT * FROM usage_timeseries(b, f, t, CASE flt WHEN 'user' THEN u END, CASE flt WHEN 'model' THEN 'gpt-4o' END,
+                                       CASE flt WHEN 'endpoint' THEN 'chat' END);
+    WITH brute AS (
+        SELECT date_trunc(b, l.occurred_at, tz) AS bucket_start, count(*) AS requests, count(*) FILTER (WHERE NOT l.success) AS failures,
+               count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL) AS unpriced, sum(l.total_tokens) AS tokens,
+               round(coalesce(sum(l.total_cost_nano_usd), 0) / 1e9, 9) AS cost, round(avg(l.latency_ms), 1) AS lat
+        FROM usage_log l
+        LEFT JOIN usage_models m ON m.model_id = l.model_id
+        LEFT JOIN usage_endpoints e ON e.endpoint_id = l.endpoint_id
+        WHERE l.occurred_at >= (SELECT min(bucket_start) FROM pg_temp.rep)
+          AND l.occurred_at < (SELECT ((max(bucket_start) AT TIME ZONE tz) + ('1 ' || b)::interval) AT TIME ZONE tz FROM pg_temp.rep)
+          AND (flt <> 'user' OR l.user_id = u) AND (flt <> 'model' OR m.name = 'gpt-4o') AND (flt <> 'endpoint' OR e.name = 'chat')
+        GROUP BY 1)
+    SELECT count(*) INTO n FROM (
+        (SELECT * FROM pg_temp.rep WHERE requests > 0 EXCEPT ALL SELECT * FROM brute)
+        UNION ALL
+        (SELECT * FROM brute EXCEPT ALL SELECT * FROM pg_temp.rep)) d;
+    -- Zero-filled: one row per bucket, consecutive.
+    IF EXISTS (SELECT 1 FROM (SELECT bucket_start, lead(bucket_start) OVER (ORDER BY bucket_start) AS nxt FROM pg_temp.rep) r
+               WHERE r.nxt IS NOT NULL AND r.nxt <> ((r.bucket_start AT TIME ZONE tz) + ('1 ' || b)::interval) AT TIME ZONE tz) THEN
+        n := n + 1000;
+    END IF;
+    RETURN n;
+END
+$$;
+SELECT c.b AS bucket, sum(series_mismatches(c.b, c.tz, c.flt, p.f, p.t, p.u)) AS timeseries_mismatches
+FROM series_cases c, periods p
+WHERE p.i > 0 AND (c.b <> 'hour' OR p.t - p.f <= interval '8 days')
+GROUP BY c.b ORDER BY c.b;
+
+-- usage_by_model, usage_by_endpoint, usage_by_provider
+SELECT count(*) AS by_model_mismatches FROM periods p, LATERAL (
+    (SELECT model, requests, failures, unpriced_requests, total_tokens, total_cost_usd, p95_latency_ms FROM usage_by_model(p.f, p.t)
+     EXCEPT ALL
+     SELECT m.name, count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+            sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9), usage_hist_quantile(usage_latency_hist(latency_ms), 0.95)
+     FROM raw_in(p.f, p.t) r JOIN usage_models m USING (model_id) GROUP BY m.name)
+    UNION ALL
+    (SELECT m.name, count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+            sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9), usage_hist_quantile(usage_latency_hist(latency_ms), 0.95)
+     FROM raw_in(p.f, p.t) r JOIN usage_models m USING (model_id) GROUP BY m.name
+     EXCEPT ALL
+     SELECT model, requests, failures, unpriced_requests, total_tokens, total_cost_usd, p95_latency_ms FROM usage_by_model(p.f, p.t))
+) x;
+SELECT count(*) AS by_endpoint_mismatches FROM periods p, LATERAL (
+    (SELECT endpoint, requests, total_tokens, total_cost_usd FROM usage_by_endpoint(p.f, p.t)
+     EXCEPT ALL
+     SELECT e.name, count(*), sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
+     FROM raw_in(p.f, p.t) r LEFT JOIN usage_endpoints e USING (endpoint_id) GROUP BY e.name)
+    UNION ALL
+    (SELECT e.name, count(*), sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
+     FROM raw_in(p.f, p.t) r LEFT JOIN usage_endpoints e USING (endpoint_id) GROUP BY e.name
+     EXCEPT ALL
+     SELECT endpoint, requests, total_tokens, total_cost_usd FROM usage_by_endpoint(p.f, p.t))
+) x;
+SELECT count(*) AS by_provider_mismatches FROM periods p, LATERAL (
+    (SELECT provider, requests, successes, avg_latency_ms, total_cost_usd FROM usage_by_provider(p.f, p.t)
+     EXCEPT ALL
+     SELECT v.name, count(*), count(*) FILTER (WHERE success), round(avg(latency_ms), 1), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
+     FROM raw_in(p.f, p.t) r LEFT JOIN usage_providers v USING (provider_id) GROUP BY v.name)
+    UNION ALL
+    (SELECT v.name, count(*), count(*) FILTER (WHERE success), round(avg(latency_ms), 1), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
+     FROM raw_in(p.f, p.t) r LEFT JOIN usage_providers v USING (provider_id) GROUP BY v.name
+     EXCEPT ALL
+     SELECT provider, requests, successes, avg_latency_ms, total_cost_usd FROM usage_by_provider(p.f, p.t))
+) x;
+
+-- usage_totals (all time) and the views
+SELECT (SELECT requests FROM usage_totals() WHERE period = 'all_time') = count(*) AS totals_requests_match,
+       (SELECT total_cost_usd FROM usage_totals() WHERE period = 'all_time') = round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9) AS totals_cost_match,
+       (SELECT unique_users FROM usage_totals() WHERE period = 'all_time') = count(DISTINCT user_id) AS totals_users_match
+FROM usage_log;
+SELECT count(*) AS daily_view_mismatches FROM (
+    (SELECT bucket, user_id, provider, model, endpoint, success, requests, total_tokens, total_cost_usd FROM usage_daily
+     EXCEPT ALL
+     SELECT date_trunc('day', occurred_at, 'UTC'), user_id, v.name, m.name, e.name, success, count(*), sum(total_tokens),
+            round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
+     FROM usage_log JOIN usage_models m USING (model_id) LEFT JOIN usage_providers v USING (provider_id) LEFT JOIN usage_endpoints e USING (endpoint_id)
+     GROUP BY 1, 2, 3, 4, 5, 6)
+    UNION ALL
+    (SELECT date_trunc('day', occurred_at, 'UTC'), user_id, v.name, m.name, e.name, success, count(*), sum(total_tokens),
+            round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
+     FROM usage_log JOIN usage_models m USING (model_id) LEFT JOIN usage_providers v USING (provider_id) LEFT JOIN usage_endpoints e USING (endpoint_id)
+     GROUP BY 1, 2, 3, 4, 5, 6
+     EXCEPT ALL
+     SELECT bucket, user_id, provider, model, endpoint, success, requests, total_tokens, total_cost_usd FROM usage_daily)
+) x;
+SELECT count(*) AS hourly_view_mismatches FROM (
+    (SELECT bucket, user_id, provider, model, endpoint, success, requests, unpriced_requests, total_tokens, total_cost_usd, avg_latency_ms FROM usage_hourly
+     EXCEPT ALL
+     SELECT date_trunc('hour', occurred_at, 'UTC'), user_id, v.name, m.name, e.name, success, count(*), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+            sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9), round(coalesce(sum(latency_ms), 0)::numeric / nullif(count(latency_ms), 0), 1)
+     FROM usage_log JOIN usage_models m USING (model_id) LEFT JOIN usage_providers v USING (provider_id) LEFT JOIN usage_endpoints e USING (endpoint_id)
+     GROUP BY 1, 2, 3, 4, 5, 6)
+    UNION ALL
+    (SELECT date_trunc('hour', occurred_at, 'UTC'), user_id, v.name, m.name, e.name, success, count(*), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+            sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9), round(coalesce(sum(latency_ms), 0)::numeric / nullif(count(latency_ms), 0), 1)
+     FROM usage_log JOIN usage_models m USING (model_id) LEFT JOIN usage_providers v USING (provider_id) LEFT JOIN usage_endpoints e USING (endpoint_id)
+     GROUP BY 1, 2, 3, 4, 5, 6
+     EXCEPT ALL
+     SELECT bucket, user_id, provider, model, endpoint, success, requests, unpriced_requests, total_tokens, total_cost_usd, avg_latency_ms FROM usage_hourly)
+) x;
+
