@@ -42,6 +42,7 @@ typedef struct PriceRow
 {
 	int32		price_id;
 	char		tier;
+	bool		shipped;
 	TimestampTz valid_from;
 	TimestampTz valid_to;		/* DT_NOEND when open-ended */
 	int64		rate[N_RATES];	/* 1e-9 USD per million tokens, fallbacks applied */
@@ -54,6 +55,7 @@ typedef struct PriceRow
 typedef struct AliasRow
 {
 	int			target;			/* index into models */
+	bool		shipped;
 	TimestampTz valid_from;
 	TimestampTz valid_to;
 } AliasRow;
@@ -274,7 +276,7 @@ load_catalog(void)
 		RATE_SQL("tier_cache_write_usd_per_mtok", "tier_input_usd_per_mtok") ", "
 		RATE_SQL("tier_cache_write_1h_usd_per_mtok", "coalesce(tier_cache_write_usd_per_mtok, tier_input_usd_per_mtok)") ", "
 		RATE_SQL("tier_reasoning_usd_per_mtok", "tier_output_usd_per_mtok") ", "
-		"(coalesce(request_usd, 0) * 1000000000)::int8 "
+		"(coalesce(request_usd, 0) * 1000000000)::int8, shipped "
 		"FROM %s ORDER BY price_model_id, valid_from", tl_qualified("prices")), true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "tokenledger: loading prices failed: %s", SPI_result_code_string(rc));
@@ -316,12 +318,13 @@ load_catalog(void)
 			for (k = 0; k < N_RATES; k++)
 				p->tier_rate[k] = get_int8(tup, tt->tupdesc, 13 + k, &isnull);
 			p->request_nano = get_int8(tup, tt->tupdesc, 19, &isnull);
+			p->shipped = DatumGetBool(SPI_getbinval(tup, tt->tupdesc, 20, &isnull));
 		}
 	}
 	MemoryContextSwitchTo(old);
 
 	rc = SPI_execute(psprintf(
-		"SELECT alias_model_id, target_model_id, valid_from, coalesce(valid_to, 'infinity') "
+		"SELECT alias_model_id, target_model_id, valid_from, coalesce(valid_to, 'infinity'), shipped "
 		"FROM %s ORDER BY alias_model_id, valid_from", tl_qualified("price_aliases")), true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "tokenledger: loading price_aliases failed: %s", SPI_result_code_string(rc));
@@ -356,6 +359,7 @@ load_catalog(void)
 			m->aliases[kept].target = target;
 			m->aliases[kept].valid_from = DatumGetTimestampTz(SPI_getbinval(tup, tt->tupdesc, 3, &isnull));
 			m->aliases[kept].valid_to = DatumGetTimestampTz(SPI_getbinval(tup, tt->tupdesc, 4, &isnull));
+			m->aliases[kept].shipped = DatumGetBool(SPI_getbinval(tup, tt->tupdesc, 5, &isnull));
 			kept++;
 		}
 		m->naliases = kept;
@@ -411,7 +415,10 @@ find_model(const char *provider, const char *name)
 	return found;
 }
 
-/* The price row of the model (following aliases) for the tier at "at". */
+/*
+ * The price row of the model (following aliases) for the tier at "at". An
+ * admin row overrides a shipped row covering the same time.
+ */
 static const PriceRow *
 price_at(int idx, char tier, TimestampTz at)
 {
@@ -421,14 +428,30 @@ price_at(int idx, char tier, TimestampTz at)
 	for (depth = 0; depth < 4 && idx >= 0; depth++)
 	{
 		CatalogModel *m = &models[idx];
+		const PriceRow *found = NULL;
 		int			next = -1;
+		bool		next_shipped = true;
 
 		for (j = 0; j < m->nprices; j++)
-			if (m->prices[j].tier == tier && m->prices[j].valid_from <= at && at < m->prices[j].valid_to)
-				return &m->prices[j];
+		{
+			const PriceRow *p = &m->prices[j];
+
+			if (p->tier == tier && p->valid_from <= at && at < p->valid_to
+				&& (found == NULL || found->shipped))
+				found = p;
+		}
+		if (found != NULL)
+			return found;
 		for (j = 0; j < m->naliases; j++)
-			if (m->aliases[j].valid_from <= at && at < m->aliases[j].valid_to)
-				next = m->aliases[j].target;
+		{
+			const AliasRow *a = &m->aliases[j];
+
+			if (a->valid_from <= at && at < a->valid_to && (next < 0 || next_shipped))
+			{
+				next = a->target;
+				next_shipped = a->shipped;
+			}
+		}
 		idx = next;
 	}
 	return NULL;
