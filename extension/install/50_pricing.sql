@@ -567,7 +567,7 @@ BEGIN
 
     INSERT INTO @extschema@.price_reprice_runs (range_from, range_to, events_changed, cost_delta_nano_usd)
     VALUES (usage_reprice.range_from, usage_reprice.range_to, events_changed, cost_delta_nano_usd);
-    cost_delta_usd := cost_delta_nano_usd / 1000000000::numeric;
+    cost_delta_usd := pg_catalog.round(cost_delta_nano_usd / 1000000000::numeric, 9);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_reprice(timestamptz, timestamptz) IS
