@@ -73,7 +73,7 @@ BEGIN
     IF v::text::numeric < 0 THEN
         RAISE EXCEPTION '% is negative', field USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN round(v::text::numeric * scale, 9);
+    RETURN trim_scale(round(v::text::numeric * scale, 9));
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.price_json_number(jsonb, text, numeric) IS
