@@ -321,11 +321,6 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	values[P_METADATA] = PG_ARGISNULL(ARG_METADATA) ? (Datum) 0 : PG_GETARG_DATUM(ARG_METADATA);
 	nulls[P_METADATA] = PG_ARGISNULL(ARG_METADATA) ? 'n' : ' ';
 
-	/* Unpriced until the pricing stage fills these in. */
-	for (i = P_INPUT_COST; i <= P_TOTAL_COST; i++)
-		nulls[i] = 'n';
-	nulls[P_PRICE_ID] = 'n';
-
 	SPI_connect();
 
 	values[P_MODEL_ID] = Int32GetDatum(tl_dimension_id(TL_DIM_MODEL, model));
@@ -344,6 +339,30 @@ usage_log_insert(PG_FUNCTION_ARGS)
 		values[P_ENDPOINT_ID] = Int32GetDatum(tl_dimension_id(TL_DIM_ENDPOINT,
 												  text_to_cstring(PG_GETARG_TEXT_PP(ARG_ENDPOINT))));
 		nulls[P_ENDPOINT_ID] = ' ';
+	}
+
+	/* Priced as of occurred_at; an unknown model stays unpriced (NULL). */
+	{
+		TlCost		cost;
+
+		if (tl_price_event(model,
+						   nulls[P_PROVIDER_ID] == 'n' ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(ARG_PROVIDER)),
+						   DatumGetChar(values[P_SERVICE_TIER]), occurred_at, tokens, &cost))
+		{
+			values[P_INPUT_COST] = Int64GetDatum(cost.input);
+			values[P_OUTPUT_COST] = Int64GetDatum(cost.output);
+			values[P_CACHE_READ_COST] = Int64GetDatum(cost.cache_read);
+			values[P_CACHE_WRITE_COST] = Int64GetDatum(cost.cache_write);
+			values[P_REASONING_COST] = Int64GetDatum(cost.reasoning);
+			values[P_TOTAL_COST] = Int64GetDatum(cost.total);
+			values[P_PRICE_ID] = Int32GetDatum(cost.price_id);
+		}
+		else
+		{
+			for (i = P_INPUT_COST; i <= P_TOTAL_COST; i++)
+				nulls[i] = 'n';
+			nulls[P_PRICE_ID] = 'n';
+		}
 	}
 
 	prepare_plans();

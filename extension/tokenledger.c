@@ -86,4 +86,5 @@ _PG_init(void)
 #endif
 
 	tl_state_init_callbacks();
+	tl_pricing_init();
 }

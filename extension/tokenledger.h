@@ -53,6 +53,24 @@ extern int32 tl_dimension_id(TlDimension dim, const char *name);
 extern void tl_dimension_cache_reset(void);
 extern void tl_dimension_xact_end(bool committed);
 
+/* Pricing (pricing.c): costs in nano-USD from the backend's price cache. */
+typedef struct TlCost
+{
+	int64		input;
+	int64		output;
+	int64		cache_read;
+	int64		cache_write;	/* 5-minute plus 1-hour writes */
+	int64		reasoning;
+	int64		request;
+	int64		total;
+	int32		price_id;
+} TlCost;
+
+extern bool tl_price_event(const char *model, const char *provider, char tier,
+						   TimestampTz at, const int64 *tokens, TlCost *cost);
+extern char tl_service_tier_code(const char *tier);
+extern void tl_pricing_init(void);
+
 /* Invalidation of everything cached per backend. */
 extern void tl_state_init_callbacks(void);
 

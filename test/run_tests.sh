@@ -92,6 +92,19 @@ run_release_check() {
     tally "$(grep -c '^ok - ' "$WORK/release.log")" "$(grep -c '^FAILED - ' "$WORK/release.log")"
 }
 
+# Pricing importers against the public catalogs in shared/data beside the
+# repository (TL_SHARED_DATA overrides); skipped cleanly when they are absent.
+run_pricing_import() {
+    local data="${TL_SHARED_DATA:-$TL_ROOT/../shared/data}"
+    if [ ! -f "$data/litellm_model_prices.json" ] || [ ! -f "$data/genai_prices.json" ]; then
+        echo "==> pricing importers: skipped (no catalogs in $data)"; return 0
+    fi
+    echo "==> pricing importers (catalogs in $data)"
+    psql -X -q -t -A -v data="$(cd "$data" && pwd)" -f "$TL_ROOT/test/pricing/import_catalogs.sql" 2>&1 \
+        | tee "$WORK/pricing_import.log"
+    count_regress "$WORK/pricing_import.log" "${PIPESTATUS[0]}"
+}
+
 run_ctest() {
     [ -f "$TL_ROOT/client/CMakeLists.txt" ] || return 0
     echo "==> client (cmake + ctest)"
@@ -111,6 +124,7 @@ run_ctest() {
 run_pg_regress
 run_isolation
 run_pgtap
+run_pricing_import
 run_dump_restore
 run_release_check
 run_ctest
