@@ -28,7 +28,7 @@ enum
 	ARG_INPUT, ARG_OUTPUT, ARG_CACHE_READ, ARG_CACHE_WRITE, ARG_CACHE_WRITE_1H, ARG_REASONING,
 	ARG_PROVIDER, ARG_ENDPOINT, ARG_REQUEST_TYPE, ARG_SESSION_ID, ARG_MESSAGE_ID,
 	ARG_REQUEST_ID, ARG_OCCURRED_AT, ARG_LATENCY_MS, ARG_SUCCESS, ARG_ERROR_TYPE,
-	ARG_METADATA, ARG_SERVICE_TIER
+	ARG_METADATA, ARG_SERVICE_TIER, ARG_RESERVATION_ID
 };
 
 #define N_BUCKETS 6
@@ -60,6 +60,7 @@ static const Oid param_types[N_PARAMS] = {
 static SPIPlanPtr insert_plan;
 static SPIPlanPtr claim_request_plan;
 static SPIPlanPtr find_request_plan;
+static SPIPlanPtr settle_plan;	/* quotas: settles a reservation */
 static uint64 plans_generation;
 
 static SPIPlanPtr
@@ -80,6 +81,7 @@ prepare_plans(void)
 	TlState    *st = tl_state();
 	char	   *requests = tl_qualified("usage_request_ids");
 	Oid			claim_types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
+	Oid			settle_types[2] = {INT8OID, TEXTOID};
 
 	if (insert_plan != NULL && plans_generation == st->generation)
 		return;
@@ -88,6 +90,7 @@ prepare_plans(void)
 		SPI_freeplan(insert_plan);
 		SPI_freeplan(claim_request_plan);
 		SPI_freeplan(find_request_plan);
+		SPI_freeplan(settle_plan);
 	}
 	insert_plan = keep_plan(psprintf(
 		"INSERT INTO %s (occurred_at, event_id, "
@@ -106,7 +109,26 @@ prepare_plans(void)
 		"ON CONFLICT (request_id) DO NOTHING", requests), 3, claim_types);
 	find_request_plan = keep_plan(psprintf(
 		"SELECT event_id FROM %s WHERE request_id = $1", requests), 1, claim_types);
+	/* quotas: the reservation's estimate gives way to the recorded usage */
+	settle_plan = keep_plan(psprintf("SELECT %s($1, $2)", tl_qualified("quota_settle")),
+							2, settle_types);
 	plans_generation = st->generation;
+}
+
+/* quotas: releases the reservation this event settles, checks alerts. */
+static void
+settle_reservation(FunctionCallInfo fcinfo, Datum user_id)
+{
+	Datum		args[2];
+	int			rc;
+
+	if (PG_ARGISNULL(ARG_RESERVATION_ID))
+		return;
+	args[0] = PG_GETARG_DATUM(ARG_RESERVATION_ID);
+	args[1] = user_id;
+	rc = SPI_execute_plan(settle_plan, args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "tokenledger: settling reservation failed: %s", SPI_result_code_string(rc));
 }
 
 static void
@@ -351,6 +373,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 				elog(ERROR, "tokenledger: request id vanished during deduplication");
 			event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 1, &isnull));
+			settle_reservation(fcinfo, values[P_USER_ID]);
 			SPI_finish();
 			PG_RETURN_INT64(event_id);
 		}
@@ -359,6 +382,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	rc = SPI_execute_plan(insert_plan, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "tokenledger: ledger insert failed: %s", SPI_result_code_string(rc));
+	settle_reservation(fcinfo, values[P_USER_ID]);
 	SPI_finish();
 
 	PG_RETURN_INT64(event_id);

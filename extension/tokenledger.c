@@ -16,6 +16,10 @@ int			tl_max_tokens_per_event = 100000000;
 int			tl_max_metadata_bytes = 4096;
 int			tl_max_future_skew_s = 300;
 
+/* quotas */
+char	   *tl_default_plan = NULL;
+char	   *tl_timezone = NULL;
+
 void		_PG_init(void);
 
 void
@@ -48,6 +52,20 @@ _PG_init(void)
 							"Guards against events stamped with a wrong clock or unit.",
 							&tl_max_future_skew_s, 300, 0, 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	/* quotas */
+	DefineCustomStringVariable("tokenledger.default_plan",
+							   "Quota plan of users who were never assigned one.",
+							   "An unknown user gets this plan on first sight (quota_reserve).",
+							   &tl_default_plan, "beta", PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+
+	/* quotas: calendar windows (day, month); the rollups may share it */
+	DefineCustomStringVariable("tokenledger.timezone",
+							   "Time zone of calendar windows and reports.",
+							   "Days and months start at midnight in this zone unless a plan names its own.",
+							   &tl_timezone, "UTC", PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("tokenledger");
