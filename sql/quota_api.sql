@@ -1,4 +1,5 @@
 SET client_min_messages = warning; DROP EXTENSION IF EXISTS tokenledger CASCADE; CREATE EXTENSION tokenledger; RESET client_min_messages;
+\set SHOW_CONTEXT never
 
 -- The shipped example plan: the seeds' beta defaults.
 SELECT plan, requests_per_minute, requests_per_hour, requests_per_day, tokens_per_day,
@@ -40,6 +41,10 @@ SELECT retry_after BETWEEN 1 AND 300 AS sensible_retry FROM quota_check('alice')
 SELECT usage_log_insert('alice', 'gpt-4o', input_tokens => 30, output_tokens => 12,
                         reservation_id => (SELECT min(reservation_id) FROM quota_reservations WHERE user_id = 'alice')) > 0 AS recorded;
 SELECT limit_name, used, reserved FROM quota_status('alice') WHERE limit_name IN ('requests_per_minute', 'tokens_per_day');
+-- usage_log_insert_usage passes reservation_id through.
+SELECT usage_log_insert_usage('alice', 'openai', 'gpt-4o', '{"prompt_tokens": 5, "completion_tokens": 3}',
+                              reservation_id => (SELECT min(reservation_id) FROM quota_reservations WHERE user_id = 'alice')) > 0 AS recorded;
+SELECT limit_name, used, reserved FROM quota_status('alice') WHERE limit_name IN ('requests_per_minute', 'tokens_per_day');
 -- Releasing one: it stops counting.
 SELECT quota_release((SELECT min(reservation_id) FROM quota_reservations WHERE user_id = 'alice')) AS released;
 SELECT quota_release(-1) AS released_unknown;
@@ -72,7 +77,6 @@ SELECT quota_sweep_reservations() >= 1 AS swept;
 SELECT count(*) FROM quota_reservations WHERE user_id = 'carol';
 
 -- Bad input: clear errors, nothing written.
-\set SHOW_CONTEXT never
 SELECT quota_check(NULL);
 SELECT quota_check('x', -1);
 SELECT quota_check('x', 0, -0.5);
