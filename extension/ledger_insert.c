@@ -81,7 +81,7 @@ prepare_plans(void)
 	TlState    *st = tl_state();
 	char	   *requests = tl_qualified("usage_request_ids");
 	Oid			claim_types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
-	Oid			settle_types[2] = {INT8OID, TEXTOID};
+	Oid			settle_types[1] = {INT8OID};
 
 	if (insert_plan != NULL && plans_generation == st->generation)
 		return;
@@ -110,25 +110,38 @@ prepare_plans(void)
 	find_request_plan = keep_plan(psprintf(
 		"SELECT event_id FROM %s WHERE request_id = $1", requests), 1, claim_types);
 	/* quotas: the reservation's estimate gives way to the recorded usage */
-	settle_plan = keep_plan(psprintf("SELECT %s($1, $2)", tl_qualified("quota_settle")),
-							2, settle_types);
+	settle_plan = keep_plan(psprintf("DELETE FROM %s WHERE reservation_id = $1 RETURNING user_id",
+									 tl_qualified("quota_reservations")), 1, settle_types);
 	plans_generation = st->generation;
 }
 
-/* quotas: releases the reservation this event settles, checks alerts. */
+/*
+ * quotas: the event settles its reservation. Deleting the hold in the same
+ * transaction as the ledger insert swaps estimate for actual atomically. A
+ * hold already released, swept or settled is no error: the usage is real.
+ */
 static void
-settle_reservation(FunctionCallInfo fcinfo, Datum user_id)
+settle_reservation(FunctionCallInfo fcinfo, const char *user_id)
 {
-	Datum		args[2];
+	Datum		id;
+	bool		isnull;
 	int			rc;
+	char	   *owner;
 
 	if (PG_ARGISNULL(ARG_RESERVATION_ID))
 		return;
-	args[0] = PG_GETARG_DATUM(ARG_RESERVATION_ID);
-	args[1] = user_id;
-	rc = SPI_execute_plan(settle_plan, args, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
+	id = PG_GETARG_DATUM(ARG_RESERVATION_ID);
+	rc = SPI_execute_plan(settle_plan, &id, NULL, false, 0);
+	if (rc != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "tokenledger: settling reservation failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return;
+	owner = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (strcmp(owner, user_id) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("reservation " INT64_FORMAT " belongs to another user", DatumGetInt64(id)),
+				 errhint("Pass the reservation_id quota_reserve returned for this same user_id.")));
 }
 
 static void
@@ -373,7 +386,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 				elog(ERROR, "tokenledger: request id vanished during deduplication");
 			event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 1, &isnull));
-			settle_reservation(fcinfo, values[P_USER_ID]);
+			settle_reservation(fcinfo, user_id);
 			SPI_finish();
 			PG_RETURN_INT64(event_id);
 		}
@@ -382,7 +395,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	rc = SPI_execute_plan(insert_plan, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "tokenledger: ledger insert failed: %s", SPI_result_code_string(rc));
-	settle_reservation(fcinfo, values[P_USER_ID]);
+	settle_reservation(fcinfo, user_id);
 	SPI_finish();
 
 	PG_RETURN_INT64(event_id);

@@ -186,19 +186,22 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    -- The limit kinds, in quota_limit_kinds() order.
+    names  CONSTANT text[] := '{requests_per_minute,requests_per_hour,requests_per_day,tokens_per_minute,tokens_per_day,tokens_per_month,cost_per_day,cost_per_month}';
+    units  CONSTANT text[] := '{requests,requests,requests,tokens,tokens,tokens,usd,usd}';
+    kinds  CONSTANT text[] := '{minute,hour,day,minute,day,month,day,month}';
     u      record;
     p      @extschema@.quota_plans;
-    eff    jsonb;
+    lim    bigint[];
+    used   bigint[];
     tz     text;
-    lim    record;
     local  timestamp;
-    day0   timestamptz;  day1   timestamptz;
-    month0 timestamptz;  month1 timestamptz;
-    scan_from timestamptz := 'infinity';
+    day0   timestamptz;
+    month0 timestamptz;
+    scan_from timestamptz;
     a      record;
     r      record;
     o      @extschema@.quota_measure_row;
-    any_limit boolean := false;
 BEGIN
     SELECT qu.plan, qu.overrides, qu.blocked, qu.block_reason INTO u
       FROM @extschema@.quota_users qu WHERE qu.user_id = p_user;
@@ -211,32 +214,34 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create it with quota_plan_set, or set tokenledger.default_plan to an existing plan.';
     END IF;
+    IF u.overrides IS NOT NULL AND u.overrides <> '{}' THEN
+        p := pg_catalog.jsonb_populate_record(p, u.overrides);
+    END IF;
     o.thresholds := p.alert_thresholds;
-    eff := pg_catalog.to_jsonb(p) || coalesce(u.overrides, '{}');
-    tz := coalesce(p.timezone, nullif(pg_catalog.current_setting('tokenledger.timezone', true), ''), 'UTC');
-    local := p_now AT TIME ZONE tz;
-    day0 := pg_catalog.date_trunc('day', local) AT TIME ZONE tz;
-    day1 := (pg_catalog.date_trunc('day', local) + interval '1 day') AT TIME ZONE tz;
-    month0 := pg_catalog.date_trunc('month', local) AT TIME ZONE tz;
-    month1 := (pg_catalog.date_trunc('month', local) + interval '1 month') AT TIME ZONE tz;
-
-    -- Only scan as far back as the longest window that has a limit.
-    FOR lim IN SELECT k.* FROM @extschema@.quota_limit_kinds() k
-                WHERE eff ->> k.plan_column IS NOT NULL LOOP
-        any_limit := true;
-        scan_from := least(scan_from, CASE lim.window_kind
-            WHEN 'minute' THEN p_now - interval '1 minute'
-            WHEN 'hour'   THEN p_now - interval '1 hour'
-            WHEN 'day'    THEN day0
-            ELSE month0 END);
-    END LOOP;
-    IF NOT any_limit THEN
-        RETURN NEXT o;        -- plan and block only
+    lim := ARRAY[p.requests_per_minute, p.requests_per_hour, p.requests_per_day, p.tokens_per_minute,
+                 p.tokens_per_day, p.tokens_per_month, p.cost_per_day_nano_usd, p.cost_per_month_nano_usd];
+    IF pg_catalog.cardinality(pg_catalog.array_remove(lim, NULL)) = 0 THEN
+        RETURN NEXT o;          -- no limits: plan and block only
         RETURN;
     END IF;
 
+    tz := coalesce(p.timezone, nullif(pg_catalog.current_setting('tokenledger.timezone', true), ''), 'UTC');
+    local := p_now AT TIME ZONE tz;
+    day0 := pg_catalog.date_trunc('day', local) AT TIME ZONE tz;
+    month0 := pg_catalog.date_trunc('month', local) AT TIME ZONE tz;
+    -- Only scan as far back as the longest window that has a limit.
+    scan_from := p_now - interval '1 minute';
+    IF lim[2] IS NOT NULL THEN scan_from := p_now - interval '1 hour'; END IF;
+    IF lim[3] IS NOT NULL OR lim[5] IS NOT NULL OR lim[7] IS NOT NULL THEN
+        scan_from := least(scan_from, day0);
+    END IF;
+    IF lim[6] IS NOT NULL OR lim[8] IS NOT NULL THEN
+        scan_from := least(scan_from, month0);
+    END IF;
+
     -- The ledger, one pass over the user's slice of usage_log_user_idx.
-    -- Events stamped ahead of now (allowed skew) count in the current window.
+    -- Events stamped ahead of now (allowed skew) count in the current window;
+    -- unpriced events (NULL cost) count as 0.
     SELECT count(*) FILTER (WHERE l.occurred_at > p_now - interval '1 minute') AS req_m,
            count(*) FILTER (WHERE l.occurred_at > p_now - interval '1 hour')   AS req_h,
            count(*) FILTER (WHERE l.occurred_at >= day0)                        AS req_d,
@@ -250,6 +255,7 @@ BEGIN
       INTO a
       FROM @extschema@.usage_log l
      WHERE l.user_id = p_user AND l.occurred_at >= scan_from;
+    used := ARRAY[a.req_m, a.req_h, a.req_d, a.tok_m, a.tok_d, a.tok_mo, a.cost_d, a.cost_mo];
 
     SELECT count(*) AS n, coalesce(sum(q.est_tokens), 0)::bigint AS tokens,
            coalesce(sum(q.est_cost_nano_usd), 0)::bigint AS cost
@@ -257,24 +263,16 @@ BEGIN
       FROM @extschema@.quota_reservations q
      WHERE q.user_id = p_user AND q.expires_at > p_now;
 
-    FOR lim IN SELECT k.* FROM @extschema@.quota_limit_kinds() k
-                WHERE eff ->> k.plan_column IS NOT NULL LOOP
-        o.limit_name := lim.limit_name;
-        o.unit := lim.unit;
-        o.window_kind := lim.window_kind;
-        o.sliding := lim.sliding;
-        o.limit_value := (eff ->> lim.plan_column)::bigint;
-        o.reserved := CASE lim.unit WHEN 'requests' THEN r.n WHEN 'tokens' THEN r.tokens ELSE r.cost END;
-        o.used := CASE lim.limit_name
-            WHEN 'requests_per_minute' THEN a.req_m
-            WHEN 'requests_per_hour'   THEN a.req_h
-            WHEN 'requests_per_day'    THEN a.req_d
-            WHEN 'tokens_per_minute'   THEN a.tok_m
-            WHEN 'tokens_per_day'      THEN a.tok_d
-            WHEN 'tokens_per_month'    THEN a.tok_mo
-            WHEN 'cost_per_day'        THEN a.cost_d
-            WHEN 'cost_per_month'      THEN a.cost_mo END;
-        CASE lim.window_kind
+    FOR i IN 1 .. 8 LOOP
+        CONTINUE WHEN lim[i] IS NULL;
+        o.limit_name := names[i];
+        o.unit := units[i];
+        o.window_kind := kinds[i];
+        o.sliding := kinds[i] IN ('minute', 'hour');
+        o.limit_value := lim[i];
+        o.used := used[i];
+        o.reserved := CASE units[i] WHEN 'requests' THEN r.n WHEN 'tokens' THEN r.tokens ELSE r.cost END;
+        CASE kinds[i]
         WHEN 'minute' THEN
             o.window_start := p_now - interval '1 minute';
             o.resets_at := a.first_m + interval '1 minute';
@@ -283,10 +281,10 @@ BEGIN
             o.resets_at := a.first_h + interval '1 hour';
         WHEN 'day' THEN
             o.window_start := day0;
-            o.resets_at := day1;
+            o.resets_at := (pg_catalog.date_trunc('day', local) + interval '1 day') AT TIME ZONE tz;
         ELSE
             o.window_start := month0;
-            o.resets_at := month1;
+            o.resets_at := (pg_catalog.date_trunc('month', local) + interval '1 month') AT TIME ZONE tz;
         END CASE;
         RETURN NEXT o;
     END LOOP;
@@ -592,39 +590,6 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.quota_release(bigint) IS 'Cancels a reservation (the request was not made); true if it was still held, false if already settled, released or swept';
 REVOKE ALL ON FUNCTION @extschema@.quota_release(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_release(bigint) TO tokenledger_writer, tokenledger_admin;
-
--- Called by usage_log_insert(reservation_id => ...) after the ledger row is
--- written, in the same transaction: the hold and the recorded usage swap
--- atomically, so no concurrent measurement sees both or neither.
-CREATE FUNCTION @extschema@.quota_settle(reservation_id bigint, user_id text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    owner text;
-    p text;
-    now_ timestamptz := pg_catalog.now();
-BEGIN
-    DELETE FROM @extschema@.quota_reservations q WHERE q.reservation_id = quota_settle.reservation_id
-        RETURNING q.user_id INTO owner;
-    IF FOUND AND owner <> quota_settle.user_id THEN
-        RAISE EXCEPTION 'reservation % belongs to another user', reservation_id
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Pass the reservation_id quota_reserve returned for this same user_id.';
-    END IF;
-    -- Alerts, unless the quota configuration is incomplete: recording usage
-    -- never fails because of it.
-    p := coalesce((SELECT qu.plan FROM @extschema@.quota_users qu WHERE qu.user_id = quota_settle.user_id),
-                  @extschema@.quota_default_plan());
-    IF EXISTS (SELECT 1 FROM @extschema@.quota_plans qp WHERE qp.plan = p) THEN
-        PERFORM @extschema@.quota_fire_alerts(quota_settle.user_id,
-            ARRAY(SELECT x FROM @extschema@.quota_measure(quota_settle.user_id, now_) x), now_);
-    END IF;
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.quota_settle(bigint, text) IS 'Internal (called by usage_log_insert): drops the settled reservation so the recorded usage replaces the estimate, then fires any alert the new usage crossed';
-REVOKE ALL ON FUNCTION @extschema@.quota_settle(bigint, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.quota_sweep_reservations()
 RETURNS bigint
