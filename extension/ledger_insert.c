@@ -29,7 +29,7 @@ enum
 	ARG_INPUT, ARG_OUTPUT, ARG_CACHE_READ, ARG_CACHE_WRITE, ARG_CACHE_WRITE_1H, ARG_REASONING,
 	ARG_PROVIDER, ARG_ENDPOINT, ARG_REQUEST_TYPE, ARG_SESSION_ID, ARG_MESSAGE_ID,
 	ARG_REQUEST_ID, ARG_OCCURRED_AT, ARG_LATENCY_MS, ARG_SUCCESS, ARG_ERROR_TYPE,
-	ARG_METADATA, ARG_SERVICE_TIER
+	ARG_METADATA, ARG_SERVICE_TIER, ARG_RESERVATION_ID
 };
 
 #define N_BUCKETS 6
@@ -61,6 +61,7 @@ static const Oid param_types[N_PARAMS] = {
 static SPIPlanPtr insert_plan;
 static SPIPlanPtr claim_and_insert_plan;
 static SPIPlanPtr find_request_plan;
+static SPIPlanPtr settle_plan;	/* quotas: settles a reservation */
 static uint64 plans_generation;
 
 static SPIPlanPtr
@@ -81,6 +82,7 @@ prepare_plans(void)
 	TlState    *st = tl_state();
 	char	   *columns;
 	char	   *row;
+	Oid			settle_types[1] = {INT8OID};
 
 	if (insert_plan != NULL && plans_generation == st->generation)
 		return;
@@ -89,6 +91,7 @@ prepare_plans(void)
 		SPI_freeplan(insert_plan);
 		SPI_freeplan(claim_and_insert_plan);
 		SPI_freeplan(find_request_plan);
+		SPI_freeplan(settle_plan);
 	}
 	columns = "occurred_at, event_id, total_tokens, "
 		"input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, "
@@ -119,7 +122,39 @@ prepare_plans(void)
 	find_request_plan = keep_plan(psprintf("SELECT event_id FROM %s WHERE request_id = $1",
 										   tl_qualified("usage_request_ids")),
 								  1, &param_types[P_REQUEST_ID]);
+	/* quotas: the reservation's estimate gives way to the recorded usage */
+	settle_plan = keep_plan(psprintf("DELETE FROM %s WHERE reservation_id = $1 RETURNING user_id",
+									 tl_qualified("quota_reservations")), 1, settle_types);
 	plans_generation = st->generation;
+}
+
+/*
+ * quotas: the event settles its reservation. Deleting the hold in the same
+ * transaction as the ledger insert swaps estimate for actual atomically. A
+ * hold already released, swept or settled is no error: the usage is real.
+ */
+static void
+settle_reservation(FunctionCallInfo fcinfo, const char *user_id)
+{
+	Datum		id;
+	bool		isnull;
+	int			rc;
+	char	   *owner;
+
+	if (PG_ARGISNULL(ARG_RESERVATION_ID))
+		return;
+	id = PG_GETARG_DATUM(ARG_RESERVATION_ID);
+	rc = SPI_execute_plan(settle_plan, &id, NULL, false, 0);
+	if (rc != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "tokenledger: settling reservation failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return;
+	owner = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (strcmp(owner, user_id) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("reservation " INT64_FORMAT " belongs to another user", DatumGetInt64(id)),
+				 errhint("Pass the reservation_id quota_reserve returned for this same user_id.")));
 }
 
 static void
@@ -388,6 +423,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 		event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1, &isnull));
 	}
+	settle_reservation(fcinfo, user_id);
 	SPI_finish();
 
 	PG_RETURN_INT64(event_id);

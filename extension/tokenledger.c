@@ -22,6 +22,9 @@ static char *tl_raw_retention = NULL;
 static char *tl_report_timezone = NULL;
 static int	tl_rollup_batch_size = 50000;
 
+/* quotas */
+static char *tl_default_plan = NULL;
+
 void		_PG_init(void);
 
 void
@@ -68,9 +71,9 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	DefineCustomStringVariable("tokenledger.timezone",
-							   "Time zone in which reports count calendar days, weeks and months.",
-							   "The daily rollup is kept in the zone that was set when the extension was created.",
-							   &tl_report_timezone, "UTC", PGC_USERSET, 0,
+							   "Time zone of calendar days, weeks and months in reports and quota windows.",
+							   "Superuser-set, so an app cannot move its own quota reset; the daily rollup keeps the zone set when the extension was created.",
+							   &tl_report_timezone, "UTC", PGC_SUSET, 0,
 							   NULL, NULL, NULL);
 
 	DefineCustomIntVariable("tokenledger.rollup_batch_size",
@@ -78,6 +81,13 @@ _PG_init(void)
 							"usage_rollup commits after each batch, so a large backlog never becomes one huge transaction.",
 							&tl_rollup_batch_size, 50000, 100, 10000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/* quotas */
+	DefineCustomStringVariable("tokenledger.default_plan",
+							   "Quota plan of users who were never assigned one.",
+							   "An unknown user gets this plan on first sight (quota_reserve).",
+							   &tl_default_plan, "beta", PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("tokenledger");

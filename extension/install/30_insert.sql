@@ -20,7 +20,8 @@ CREATE FUNCTION @extschema@.usage_log_insert(
     success               boolean     DEFAULT true,
     error_type            text        DEFAULT NULL,
     metadata              jsonb       DEFAULT NULL,
-    service_tier          text        DEFAULT 'standard'
+    service_tier          text        DEFAULT 'standard',
+    reservation_id        bigint      DEFAULT NULL
 ) RETURNS bigint
 AS 'MODULE_PATHNAME', 'usage_log_insert'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
@@ -28,11 +29,11 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 -- and fully qualified internal queries keep callers from hijacking it.
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
-COMMENT ON FUNCTION @extschema@.usage_log_insert(text, text, bigint, bigint, bigint, bigint, bigint, bigint, text, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text) IS
-'Records one LLM call and returns its event id. Validates every argument, deduplicates by request_id (a repeated id records nothing and returns the original event id) and is durable once the transaction commits. Returns NULL when tokenledger.enabled is off';
+COMMENT ON FUNCTION @extschema@.usage_log_insert(text, text, bigint, bigint, bigint, bigint, bigint, bigint, text, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text, bigint) IS
+'Records one LLM call and returns its event id. Validates every argument, deduplicates by request_id (a repeated id records nothing and returns the original event id) and is durable once the transaction commits. Returns NULL when tokenledger.enabled is off. reservation_id settles a quota_reserve hold: the recorded usage replaces the estimate';
 
-REVOKE ALL ON FUNCTION @extschema@.usage_log_insert(text, text, bigint, bigint, bigint, bigint, bigint, bigint, text, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.usage_log_insert(text, text, bigint, bigint, bigint, bigint, bigint, bigint, text, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text)
+REVOKE ALL ON FUNCTION @extschema@.usage_log_insert(text, text, bigint, bigint, bigint, bigint, bigint, bigint, text, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_log_insert(text, text, bigint, bigint, bigint, bigint, bigint, bigint, text, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text, bigint)
     TO tokenledger_writer, tokenledger_admin;
 
 -- Reads one token count out of a provider usage object: absent or null is 0,
@@ -232,7 +233,8 @@ CREATE FUNCTION @extschema@.usage_log_insert_usage(
     error_type   text        DEFAULT NULL,
     metadata     jsonb       DEFAULT NULL,
     service_tier text        DEFAULT 'standard',
-    usage_format text        DEFAULT NULL
+    usage_format text        DEFAULT NULL,
+    reservation_id bigint    DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -249,11 +251,12 @@ BEGIN
         provider => provider, endpoint => endpoint, request_type => request_type,
         session_id => session_id, message_id => message_id, request_id => request_id,
         occurred_at => occurred_at, latency_ms => latency_ms, success => success,
-        error_type => error_type, metadata => metadata, service_tier => service_tier);
+        error_type => error_type, metadata => metadata, service_tier => service_tier,
+        reservation_id => reservation_id);
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.usage_log_insert_usage(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text, text) IS
+COMMENT ON FUNCTION @extschema@.usage_log_insert_usage(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text, text, bigint) IS
 'Records one LLM call from the provider''s raw usage object (normalised by usage_normalize) and returns its event id; otherwise behaves exactly like usage_log_insert';
-REVOKE ALL ON FUNCTION @extschema@.usage_log_insert_usage(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.usage_log_insert_usage(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text, text)
+REVOKE ALL ON FUNCTION @extschema@.usage_log_insert_usage(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_log_insert_usage(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, boolean, text, jsonb, text, text, bigint)
     TO tokenledger_writer, tokenledger_admin;

@@ -1,0 +1,1 @@
+SELECT allowed FROM quota_check('hot', 500, 0.001);
