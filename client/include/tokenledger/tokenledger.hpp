@@ -1,0 +1,6 @@
+// tokenledger C++ client: everything.
+#pragma once
+#include "tokenledger/client.hpp"
+#include "tokenledger/error.hpp"
+#include "tokenledger/recorder.hpp"
+#include "tokenledger/usage_event.hpp"
