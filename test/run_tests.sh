@@ -109,6 +109,9 @@ run_ctest() {
     [ -f "$TL_ROOT/client/CMakeLists.txt" ] || return 0
     echo "==> client (cmake + ctest)"
     local build="$WORK/build"
+    # The client's fault tests stop and restart this cluster.
+    export TL_PGCTL="$BINDIR/pg_ctl" TL_PGDATA="$WORK/cluster/data" TL_PGLOG="$WORK/cluster/server.log"
+    if [ "$(id -u)" -eq 0 ]; then export TL_PGRUNAS=postgres; fi
     if ! { cmake -S "$TL_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Debug >/dev/null \
            && cmake --build "$build" -j2 >"$WORK/cmake-build.log" 2>&1; }; then
         cat "$WORK/cmake-build.log"; tally 0 1; return

@@ -1,0 +1,53 @@
+// tokenledger C++ client: typed errors.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace tokenledger {
+
+/// Base of every error the library throws. Carries the server's SQLSTATE
+/// (five characters, empty when the error did not come from the server) and
+/// the server's hint, if any.
+class Error : public std::runtime_error {
+public:
+    Error(const std::string& message, std::string sqlstate = {}, std::string hint = {})
+        : std::runtime_error(message), sqlstate_(std::move(sqlstate)), hint_(std::move(hint)) {}
+    const std::string& sqlstate() const noexcept { return sqlstate_; }
+    const std::string& hint() const noexcept { return hint_; }
+
+private:
+    std::string sqlstate_;
+    std::string hint_;
+};
+
+/// The server rejected an argument (SQLSTATE class 22 data exception or
+/// class 23 integrity violation). Retrying the same call cannot succeed.
+class InvalidInput : public Error {
+public:
+    using Error::Error;
+};
+
+/// No usable connection: connecting failed, the connection dropped, or the
+/// server is shutting down (SQLSTATE class 08, 57P01-57P03). Retrying after
+/// a reconnect may succeed.
+class NotConnected : public Error {
+public:
+    using Error::Error;
+};
+
+/// Any other error reported by the server (permissions, missing extension,
+/// serialization failures, resource limits, ...).
+class ServerError : public Error {
+public:
+    using Error::Error;
+};
+
+/// Maps a SQLSTATE to the matching subclass and throws it.
+[[noreturn]] void throw_for_sqlstate(const std::string& message, const std::string& sqlstate,
+                                     const std::string& hint = {});
+
+/// True for SQLSTATEs after which the same call may succeed later
+/// (connection loss, shutdown, serialization failure, deadlock, resource limits).
+bool is_transient_sqlstate(const std::string& sqlstate) noexcept;
+
+}  // namespace tokenledger

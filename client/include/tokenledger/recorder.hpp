@@ -1,0 +1,83 @@
+// tokenledger C++ client: the asynchronous recorder.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tokenledger/usage_event.hpp"
+
+namespace tokenledger {
+
+/// What record() does when the in-memory queue is full.
+enum class FullPolicy {
+    Block,  ///< wait until the background thread makes room (never loses an event)
+    Spill,  ///< append the event to the spool file right away (never loses an event)
+    Drop,   ///< discard the event and count it in `dropped`
+};
+
+struct RecorderOptions {
+    std::string conninfo;                                ///< empty: PG* environment
+    std::size_t batch_size = 100;                        ///< flush at N events ...
+    std::chrono::milliseconds flush_interval{200};       ///< ... or after T ms
+    std::size_t queue_capacity = 10000;
+    FullPolicy full_policy = FullPolicy::Block;
+    /// Append-only, CRC-checked, fsync'd file holding events that could not
+    /// be sent. Replayed in order when the database is reachable again,
+    /// also by the next Recorder opened on the same path (after a crash).
+    std::string spool_path = "tokenledger.spool";
+    int max_attempts = 3;                                ///< sends of one batch before spooling it
+    std::chrono::milliseconds backoff_initial{50};       ///< exponential backoff ...
+    std::chrono::milliseconds backoff_max{5000};         ///< ... capped here
+    std::chrono::milliseconds shutdown_timeout{5000};    ///< destructor's drain limit
+    /// Called on the background thread for every problem worth a log line
+    /// (connection lost, event rejected, torn spool record skipped). Must
+    /// not throw.
+    std::function<void(const std::string&)> on_error;
+};
+
+struct RecorderStats {
+    std::uint64_t queued = 0;    ///< accepted by record() into the queue
+    std::uint64_t sent = 0;      ///< committed to the database from the queue
+    std::uint64_t retried = 0;   ///< repeated batch sends after a failure
+    std::uint64_t spooled = 0;   ///< written to the spool file
+    std::uint64_t replayed = 0;  ///< committed to the database from the spool
+    std::uint64_t dropped = 0;   ///< discarded by FullPolicy::Drop (0 otherwise)
+    std::uint64_t rejected = 0;  ///< refused by the server as invalid input (never retried)
+    std::uint64_t torn = 0;      ///< corrupt or torn spool records skipped
+};
+
+/// Records events on a background thread without blocking the caller's
+/// request path. Every event gets a request id (generated when the app gave
+/// none) and an occurred_at (stamped in record() when unset), so a batch
+/// that is retried or replayed is counted exactly once by the server.
+///
+/// record(), flush() and stats() may be called from any number of threads.
+class Recorder {
+public:
+    /// Starts the background thread. Throws Error if the spool file cannot
+    /// be opened. Does not need the database to be up.
+    explicit Recorder(RecorderOptions options = {});
+    /// Drains the queue (to the database, or to the spool) within
+    /// shutdown_timeout and stops. Never throws.
+    ~Recorder();
+    Recorder(const Recorder&) = delete;
+    Recorder& operator=(const Recorder&) = delete;
+
+    /// Queues one event. Returns false only when the event was dropped
+    /// (FullPolicy::Drop with a full queue, or called after shutdown began).
+    bool record(UsageEvent event);
+
+    /// Waits until every event recorded before the call is committed to the
+    /// database (spool included). Returns false on timeout.
+    bool flush(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+
+    RecorderStats stats() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tokenledger
