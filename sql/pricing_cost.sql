@@ -134,17 +134,14 @@ FROM (VALUES ('2025-08-31 00:00+00'::timestamptz), ('2025-09-01 00:00+00')) AS t
 
 -- usage_reprice: a corrected price applied to history. The acme events were unpriced
 -- (NULL): 100 in + 20 out -> 360,000 and 5 in -> 10,000 at 2/8, delta 370,000 nano-USD.
--- The rollup/quota hook receives the per-event deltas in pg_temp.tokenledger_cost_deltas.
-CREATE TABLE public.reprice_hook_log AS
-SELECT NULL::bigint AS event_id, NULL::text AS user_id, NULL::bigint AS input_cost_nano_usd,
-       NULL::bigint AS total_cost_nano_usd WHERE false;
-CREATE FUNCTION usage_rollup_apply_cost_deltas() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO public.reprice_hook_log
-    SELECT event_id, user_id, input_cost_nano_usd, total_cost_nano_usd FROM pg_temp.tokenledger_cost_deltas;
-END $$;
+-- They are rolled up first, so the rollups receive the per-event deltas through the
+-- reprice hook and must still agree with the ledger afterwards.
+CALL usage_rollup();
 SELECT * FROM usage_reprice(now() - interval '1 hour', now() + interval '1 hour');
-SELECT user_id, input_cost_nano_usd, total_cost_nano_usd FROM public.reprice_hook_log ORDER BY total_cost_nano_usd;
+SELECT (SELECT sum(total_cost_nano_usd) FROM usage_rollup_hourly) = (SELECT sum(coalesce(total_cost_nano_usd, 0)) FROM usage_log)
+       AS hourly_rollup_matches_ledger,
+       (SELECT sum(total_cost_nano_usd) FROM usage_rollup_daily) = (SELECT sum(coalesce(total_cost_nano_usd, 0)) FROM usage_log)
+       AS daily_rollup_matches_ledger;
 SELECT priced, total_cost_usd FROM usage_events WHERE model = 'acme-llm-9' ORDER BY total_cost_usd;
 SELECT count(*) AS unpriced_models_left FROM usage_unpriced_models;
 -- Running it again changes nothing; both runs are audited.
@@ -155,8 +152,8 @@ SELECT price_set('openai', 'o3', '2025-06-10 00:00+00', 3, 12) > 0 AS price_set;
 SELECT events_changed, cost_delta_nano_usd FROM usage_reprice('2025-06-01 00:00+00', '2025-06-10 00:00+00');
 -- o3 event of 2025-06-25 repriced at 3/12: 3,000,000 + 12,000,000 - 10,000,000 = +5,000,000.
 SELECT events_changed, cost_delta_nano_usd FROM usage_reprice('2025-06-10 00:00+00', '2025-07-01 00:00+00');
-DROP FUNCTION usage_rollup_apply_cost_deltas();
-DROP TABLE public.reprice_hook_log;
+SELECT (SELECT sum(total_cost_nano_usd) FROM usage_rollup_daily) = (SELECT sum(coalesce(total_cost_nano_usd, 0)) FROM usage_log)
+       AS rollup_still_matches_ledger;
 
 -- Bad input: a clear error, nothing written.
 SELECT count(*) AS prices_before FROM prices \gset

@@ -172,6 +172,9 @@ CREATE TRIGGER price_aliases_shipped_guard BEFORE UPDATE OR DELETE ON @extschema
 COMMENT ON TRIGGER prices_shipped_guard ON @extschema@.prices IS 'Shipped price rows are read-only; override them with price_set';
 COMMENT ON TRIGGER price_aliases_shipped_guard ON @extschema@.price_aliases IS 'Shipped alias rows are read-only; override them with price_alias_set';
 
+COMMENT ON SEQUENCE @extschema@.price_models_price_model_id_seq IS 'Keys for price_models';
+COMMENT ON SEQUENCE @extschema@.prices_price_id_seq IS 'Keys for prices (usage_log.price_id)';
+COMMENT ON SEQUENCE @extschema@.price_aliases_alias_id_seq IS 'Keys for price_aliases';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.price_models', 'WHERE price_model_id >= 1000000');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.prices', 'WHERE NOT shipped');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.price_aliases', 'WHERE NOT shipped');
@@ -579,3 +582,4 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_reprice(timestamptz, timestamptz) TO
 -- The shipped catalog rows are re-created by CREATE EXTENSION; only rows
 -- added later (ids above the shipped range) are dumped.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.price_reprice_runs', '');
+COMMENT ON SEQUENCE @extschema@.price_reprice_runs_run_id_seq IS 'Keys for price_reprice_runs';

@@ -850,6 +850,8 @@ GRANT SELECT ON @extschema@.quota_reservations TO tokenledger_admin;
 GRANT SELECT, INSERT ON @extschema@.quota_audit TO tokenledger_admin;
 
 -- The shipped example plans are created by CREATE EXTENSION itself.
+COMMENT ON SEQUENCE @extschema@.quota_reservations_reservation_id_seq IS 'Reservation ids returned by quota_reserve';
+COMMENT ON SEQUENCE @extschema@.quota_audit_audit_id_seq IS 'Keys for quota_audit';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.quota_plans', $$WHERE plan NOT IN ('beta', 'unlimited')$$);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.quota_users', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.quota_audit', '');

@@ -84,3 +84,4 @@ GRANT EXECUTE ON FUNCTION @extschema@.quota_alerts(timestamptz, timestamptz) TO 
 REVOKE ALL ON @extschema@.quota_alert_log FROM PUBLIC;
 GRANT SELECT ON @extschema@.quota_alert_log TO tokenledger_admin;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.quota_alert_log', '');
+COMMENT ON SEQUENCE @extschema@.quota_alert_log_alert_id_seq IS 'Keys for quota_alert_log';

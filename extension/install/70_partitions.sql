@@ -142,12 +142,12 @@ BEGIN
     END IF;
     EXECUTE format('CREATE TEMP TABLE tokenledger_strays ON COMMIT DROP AS '
                    'WITH moved AS (DELETE FROM %I.usage_log_default WHERE occurred_at >= %L AND occurred_at < %L RETURNING %s) '
-                   'SELECT * FROM moved', '@extschema@', lo, hi, cols);
+                   'SELECT * FROM moved', (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), lo, hi, cols);
     EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.usage_log FOR VALUES FROM (%L) TO (%L)',
-                   '@extschema@', pname, '@extschema@', lo, hi);
-    EXECUTE format('COMMENT ON TABLE %I.%I IS %L', '@extschema@', pname,
+                   (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), pname, (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), lo, hi);
+    EXECUTE format('COMMENT ON TABLE %I.%I IS %L', (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), pname,
                    format('Partition of usage_log for [%s, %s), created by tokenledger maintenance', lo, hi));
-    EXECUTE format('INSERT INTO %I.%I (%s) SELECT %s FROM pg_temp.tokenledger_strays', '@extschema@', pname, cols, cols);
+    EXECUTE format('INSERT INTO %I.%I (%s) SELECT %s FROM pg_temp.tokenledger_strays', (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), pname, cols, cols);
     GET DIAGNOSTICS moved = ROW_COUNT;
     DROP TABLE pg_temp.tokenledger_strays;
     IF moved > 0 THEN
@@ -216,13 +216,13 @@ BEGIN
     SELECT s.watermark INTO wm FROM @extschema@.usage_rollup_state s;
     FOR p IN SELECT * FROM @extschema@.usage_partitions() x
              WHERE NOT x.is_default AND x.range_to <= now() - keep ORDER BY x.range_from LOOP
-        EXECUTE format('SELECT max(event_id) FROM %I.%I', '@extschema@', p.partition_name) INTO top;
+        EXECUTE format('SELECT max(event_id) FROM %I.%I', (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), p.partition_name) INTO top;
         IF top > wm THEN
             RAISE WARNING 'kept partition % past retention: it holds events not yet rolled up', p.partition_name
                 USING HINT = 'Run CALL usage_rollup(); the next maintenance run drops it.';
             CONTINUE;
         END IF;
-        EXECUTE format('DROP TABLE %I.%I', '@extschema@', p.partition_name);
+        EXECUTE format('DROP TABLE %I.%I', (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), p.partition_name);
         RETURN NEXT p.partition_name;
     END LOOP;
 END

@@ -106,6 +106,28 @@ CREATE TABLE @extschema@.usage_rollup_state (
 );
 INSERT INTO @extschema@.usage_rollup_state (day_timezone)
 VALUES (coalesce(current_setting('tokenledger.timezone', true), 'UTC'));
+-- pg_restore copies the dumped state row into a table that CREATE EXTENSION
+-- has already filled; fold the copied row into the existing one so a restore
+-- carries the watermark over instead of failing on the primary key.
+CREATE FUNCTION @extschema@.usage_rollup_state_restore() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    UPDATE @extschema@.usage_rollup_state
+       SET watermark = NEW.watermark, day_timezone = NEW.day_timezone,
+           last_rollup_at = NEW.last_rollup_at, events_folded = NEW.events_folded;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_rollup_state_restore() IS
+'Trigger: an inserted state row (as pg_restore writes it) replaces the existing single row';
+REVOKE ALL ON FUNCTION @extschema@.usage_rollup_state_restore() FROM PUBLIC;
+CREATE TRIGGER usage_rollup_state_single_row BEFORE INSERT ON @extschema@.usage_rollup_state
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.usage_rollup_state_restore();
 COMMENT ON TABLE @extschema@.usage_rollup_state IS 'Rollup progress: every event with event_id <= watermark is counted in the rollup tables, no other';
 COMMENT ON COLUMN @extschema@.usage_rollup_state.watermark IS 'Highest event id folded into the rollups';
 COMMENT ON COLUMN @extschema@.usage_rollup_state.day_timezone IS 'Time zone of usage_rollup_daily''s days (tokenledger.timezone when the extension was created)';
@@ -176,7 +198,7 @@ BEGIN
             COMMENT ON COLUMN %1$I.%2$I.success IS 'Whether the calls succeeded';
             COMMENT ON COLUMN %1$I.%2$I.user_id IS 'The app''s user id';
             COMMENT ON COLUMN %1$I.%2$I.latency_hist IS 'Latency histogram (see usage_latency_bucket)';
-        $c$, '@extschema@', t);
+        $c$, (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), t);
     END LOOP;
 END
 $comments$;

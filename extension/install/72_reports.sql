@@ -28,6 +28,7 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_report_timezone() IS
 'Internal: the zone reports count calendar days in (tokenledger.timezone, default UTC)';
+REVOKE ALL ON FUNCTION @extschema@.usage_report_timezone() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_report_timezone() TO tokenledger_reader, tokenledger_admin;
 
 -- USD from a nano-USD sum, exact.
@@ -89,6 +90,7 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) IS
 'Internal: splits [from, to) into whole days (ds..de, daily rollup), whole hours (hs..he, hourly rollup) and raw edges (read as hour minus complement when hs_sub/he_sub), with the watermark';
+REVOKE ALL ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) TO tokenledger_reader, tokenledger_admin;
 
 -- Every fact in [from, to) at hour granularity or coarser, from the three
@@ -347,6 +349,7 @@ GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) IS
 'Internal: every ledger fact in [from, to) (optionally for one user) from the daily and hourly rollups, the raw edges and the raw tail above the watermark; granule is the hour (or day) it belongs to';
+REVOKE ALL ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) TO tokenledger_reader, tokenledger_admin;
 
 -- A period with defaults: NULL from means the start of the current `unit`
@@ -373,6 +376,7 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_period(timestamptz, timestamptz, text) IS
 'Internal: the [from, to) a report covers, defaulting to the current month (or week, day) in tokenledger.timezone';
+REVOKE ALL ON FUNCTION @extschema@.usage_period(timestamptz, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_period(timestamptz, timestamptz, text) TO tokenledger_reader, tokenledger_admin;
 
 CREATE FUNCTION @extschema@.usage_user_summary(user_id text, from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)

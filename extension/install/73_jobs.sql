@@ -18,9 +18,9 @@ DECLARE
     cron_db text := current_setting('cron.database_name', true);
     jobs text[][] := ARRAY[
         ARRAY['tokenledger-rollup-' || current_database()::text, rollup_schedule,
-              format('CALL %I.usage_rollup()', '@extschema@')],
+              format('CALL %I.usage_rollup()', (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace))],
         ARRAY['tokenledger-maintenance-' || current_database()::text, maintenance_schedule,
-              format('CALL %I.usage_maintenance()', '@extschema@')]];
+              format('CALL %I.usage_maintenance()', (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace))]];
     i integer;
     stmt text;
 BEGIN

@@ -64,7 +64,7 @@ BEGIN
                 latency_sum_ms = t.latency_sum_ms + excluded.latency_sum_ms,
                 latency_count = t.latency_count + excluded.latency_count,
                 latency_hist = %1$I.usage_hist_add(t.latency_hist, excluded.latency_hist)
-        $q$, '@extschema@', t) USING old_id, new_id;
+        $q$, (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), t) USING old_id, new_id;
         GET DIAGNOSTICS n = ROW_COUNT;
         object := t; rows_changed := n; RETURN NEXT;
     END LOOP;
