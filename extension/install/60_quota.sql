@@ -1,7 +1,8 @@
 -- Quotas: plans, assignments, blocks, windows, checks and reservations.
 --
 -- Design: "used" is never a counter. Every figure is summed straight from the
--- ledger over usage_log_user_idx (user_id, occurred_at), so it always equals
+-- ledger over usage_log_user_idx (user_id, occurred_at) INCLUDE (total_tokens,
+-- total_cost_nano_usd), an index-only scan, so it always equals
 -- what the ledger says, needs no reset job, cannot drift and costs the insert
 -- path nothing. Hard caps come from a per-user row lock taken by
 -- quota_reserve: reservations of one user queue behind each other, other
