@@ -17,8 +17,8 @@ int			tl_max_metadata_bytes = 4096;
 int			tl_max_future_skew_s = 300;
 
 /* quotas */
-char	   *tl_default_plan = NULL;
-char	   *tl_timezone = NULL;
+static char *tl_default_plan = NULL;
+static char *tl_timezone = NULL;
 
 void		_PG_init(void);
 

@@ -76,6 +76,8 @@ CREATE TABLE @extschema@.quota_reservations (
 );
 CREATE INDEX quota_reservations_user_idx ON @extschema@.quota_reservations (user_id, expires_at);
 CREATE INDEX quota_reservations_expiry_idx ON @extschema@.quota_reservations (expires_at);
+COMMENT ON INDEX @extschema@.quota_reservations_user_idx IS 'A user''s live holds, read by every check and reservation';
+COMMENT ON INDEX @extschema@.quota_reservations_expiry_idx IS 'Expired holds, for quota_sweep_reservations';
 COMMENT ON TABLE @extschema@.quota_reservations IS 'Admitted requests whose usage is not recorded yet; each holds one request plus its token and cost estimate against every limit until it expires';
 COMMENT ON COLUMN @extschema@.quota_reservations.reservation_id IS 'Pass to usage_log_insert(reservation_id => ...) or quota_release';
 COMMENT ON COLUMN @extschema@.quota_reservations.user_id IS 'The user the request is for';
@@ -97,6 +99,7 @@ CREATE TABLE @extschema@.quota_audit (
     new_value    jsonb
 );
 CREATE INDEX quota_audit_key_idx ON @extschema@.quota_audit (object_type, object_key, changed_at);
+COMMENT ON INDEX @extschema@.quota_audit_key_idx IS 'History of one plan or user';
 COMMENT ON TABLE @extschema@.quota_audit IS 'Append-only record of every change to quota_plans and quota_users (plans, assignments, overrides, blocks)';
 COMMENT ON COLUMN @extschema@.quota_audit.changed_at IS 'When the change was made';
 COMMENT ON COLUMN @extschema@.quota_audit.changed_by IS 'The role in effect (current_user) that made the change';
