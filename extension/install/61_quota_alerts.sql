@@ -31,7 +31,8 @@ COMMENT ON COLUMN @extschema@.quota_alert_log.limit_value IS 'The limit (request
 CREATE FUNCTION @extschema@.quota_fire_alerts(p_user text, m @extschema@.quota_measure_row[], p_now timestamptz)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
 DECLARE
     x  @extschema@.quota_measure_row;
