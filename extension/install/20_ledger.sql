@@ -83,7 +83,9 @@ CREATE TABLE @extschema@.usage_log (
 CREATE TABLE @extschema@.usage_log_default PARTITION OF @extschema@.usage_log DEFAULT;
 
 CREATE INDEX usage_log_event_id_idx ON @extschema@.usage_log (event_id);
-CREATE INDEX usage_log_user_idx ON @extschema@.usage_log (user_id, occurred_at);
+-- INCLUDE lets quota checks sum a user's window with an index-only scan.
+CREATE INDEX usage_log_user_idx ON @extschema@.usage_log (user_id, occurred_at)
+    INCLUDE (total_tokens, total_cost_nano_usd);
 CREATE INDEX usage_log_session_idx ON @extschema@.usage_log (session_id) WHERE session_id IS NOT NULL;
 
 COMMENT ON TABLE @extschema@.usage_log IS 'The ledger: one row per LLM call, append-only, partitioned by occurred_at. Write it only through usage_log_insert';

@@ -1,7 +1,8 @@
 -- Quotas: plans, assignments, blocks, windows, checks and reservations.
 --
 -- Design: "used" is never a counter. Every figure is summed straight from the
--- ledger over usage_log_user_idx (user_id, occurred_at), so it always equals
+-- ledger over usage_log_user_idx (user_id, occurred_at) INCLUDE (total_tokens,
+-- total_cost_nano_usd), an index-only scan, so it always equals
 -- what the ledger says, needs no reset job, cannot drift and costs the insert
 -- path nothing. Hard caps come from a per-user row lock taken by
 -- quota_reserve: reservations of one user queue behind each other, other
@@ -75,6 +76,8 @@ CREATE TABLE @extschema@.quota_reservations (
 );
 CREATE INDEX quota_reservations_user_idx ON @extschema@.quota_reservations (user_id, expires_at);
 CREATE INDEX quota_reservations_expiry_idx ON @extschema@.quota_reservations (expires_at);
+COMMENT ON INDEX @extschema@.quota_reservations_user_idx IS 'A user''s live holds, read by every check and reservation';
+COMMENT ON INDEX @extschema@.quota_reservations_expiry_idx IS 'Expired holds, for quota_sweep_reservations';
 COMMENT ON TABLE @extschema@.quota_reservations IS 'Admitted requests whose usage is not recorded yet; each holds one request plus its token and cost estimate against every limit until it expires';
 COMMENT ON COLUMN @extschema@.quota_reservations.reservation_id IS 'Pass to usage_log_insert(reservation_id => ...) or quota_release';
 COMMENT ON COLUMN @extschema@.quota_reservations.user_id IS 'The user the request is for';
@@ -96,6 +99,7 @@ CREATE TABLE @extschema@.quota_audit (
     new_value    jsonb
 );
 CREATE INDEX quota_audit_key_idx ON @extschema@.quota_audit (object_type, object_key, changed_at);
+COMMENT ON INDEX @extschema@.quota_audit_key_idx IS 'History of one plan or user';
 COMMENT ON TABLE @extschema@.quota_audit IS 'Append-only record of every change to quota_plans and quota_users (plans, assignments, overrides, blocks)';
 COMMENT ON COLUMN @extschema@.quota_audit.changed_at IS 'When the change was made';
 COMMENT ON COLUMN @extschema@.quota_audit.changed_by IS 'The role in effect (current_user) that made the change';
@@ -137,7 +141,8 @@ CREATE FUNCTION @extschema@.quota_limit_kinds(
     OUT limit_name text, OUT plan_column text, OUT unit text, OUT window_kind text, OUT sliding boolean)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
     VALUES ('requests_per_minute', 'requests_per_minute',     'requests', 'minute', true),
            ('requests_per_hour',   'requests_per_hour',       'requests', 'hour',   true),
@@ -154,7 +159,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.quota_limit_kinds() TO tokenledger_writer,
 
 CREATE FUNCTION @extschema@.quota_default_plan() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
     SELECT coalesce(nullif(pg_catalog.current_setting('tokenledger.default_plan', true), ''), 'beta')
 $fn$;
@@ -183,7 +189,8 @@ COMMENT ON TYPE @extschema@.quota_measure_row IS 'Internal: one limit of one use
 CREATE FUNCTION @extschema@.quota_measure(p_user text, p_now timestamptz)
 RETURNS SETOF @extschema@.quota_measure_row
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
 DECLARE
     -- The limit kinds, in quota_limit_kinds() order.
@@ -299,7 +306,8 @@ CREATE FUNCTION @extschema@.quota_sliding_relief(p_user text, p_unit text, p_sin
                                                  p_len interval, p_need bigint)
 RETURNS timestamptz
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
     SELECT s.occurred_at + p_len
       FROM (SELECT l.occurred_at,
@@ -318,7 +326,8 @@ REVOKE ALL ON FUNCTION @extschema@.quota_sliding_relief(text, text, timestamptz,
 CREATE FUNCTION @extschema@.quota_usd_to_nano(usd numeric, what text)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
 BEGIN
     IF usd IS NULL THEN
@@ -329,7 +338,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Give amounts in USD as a non-negative numeric, such as 0.50.';
     END IF;
-    IF usd * 1000000000 <> trunc(usd * 1000000000) OR usd > 9000000000 THEN
+    IF usd * 1000000000 <> pg_catalog.trunc(usd * 1000000000) OR usd > 9000000000 THEN
         RAISE EXCEPTION '% is not representable in nano-USD', what
             USING ERRCODE = 'numeric_value_out_of_range',
                   HINT = 'Use at most 9 decimal places and less than 9e9 USD.';
@@ -345,7 +354,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.quota_usd_to_nano(numeric, text) TO tokenl
 CREATE FUNCTION @extschema@.quota_display(v bigint, unit text)
 RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
     SELECT CASE unit WHEN 'usd' THEN pg_catalog.round(v::numeric / 1000000000, 9) ELSE v::numeric END
 $fn$;
@@ -373,7 +383,8 @@ CREATE FUNCTION @extschema@.quota_decide(p_user text, m @extschema@.quota_measur
                                          p_est_tokens bigint, p_est_cost bigint, p_now timestamptz)
 RETURNS @extschema@.quota_decision
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
 DECLARE
     x      @extschema@.quota_measure_row;
@@ -431,7 +442,7 @@ BEGIN
         d.remaining := @extschema@.quota_display(greatest(best.limit_value - best.used - best.reserved, 0), best.unit);
         d.resets_at := best_relief;
         IF NOT d.allowed THEN
-            d.retry_after := greatest(ceil(extract(epoch FROM best_relief - p_now)), 1)::integer;
+            d.retry_after := greatest(pg_catalog.ceil(EXTRACT(epoch FROM best_relief - p_now)), 1)::integer;
         END IF;
     END IF;
     RETURN d;
@@ -443,7 +454,8 @@ REVOKE ALL ON FUNCTION @extschema@.quota_decide(text, @extschema@.quota_measure_
 CREATE FUNCTION @extschema@.quota_check_args(user_id text, est_tokens bigint, est_cost numeric)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
 BEGIN
     IF user_id IS NULL OR user_id = '' THEN
@@ -722,7 +734,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.quota_plan_set(text, bigint, bigint, bigin
 CREATE FUNCTION @extschema@.quota_require_user(user_id text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
 BEGIN
     IF user_id IS NULL OR user_id = '' THEN
@@ -770,7 +783,7 @@ BEGIN
         IF pg_catalog.jsonb_typeof(val) = 'null' THEN
             stored := stored || pg_catalog.jsonb_build_object(col, NULL);
         ELSIF pg_catalog.jsonb_typeof(val) <> 'number' OR (val #>> '{}')::numeric < 0
-              OR (unit_ <> 'usd' AND (val #>> '{}')::numeric <> trunc((val #>> '{}')::numeric)) THEN
+              OR (unit_ <> 'usd' AND (val #>> '{}')::numeric <> pg_catalog.trunc((val #>> '{}')::numeric)) THEN
             RAISE EXCEPTION 'override "%" must be a non-negative number or null', k
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Request and token limits are whole numbers, cost limits USD amounts; null removes the limit.';

@@ -16,6 +16,7 @@ CREATE TABLE @extschema@.quota_alert_log (
     UNIQUE (user_id, limit_name, threshold_pct, window_start)
 );
 CREATE INDEX quota_alert_log_created_idx ON @extschema@.quota_alert_log (created_at);
+COMMENT ON INDEX @extschema@.quota_alert_log_created_idx IS 'Alerts by time, for quota_alerts';
 COMMENT ON TABLE @extschema@.quota_alert_log IS 'Quota alerts: a user''s usage crossed threshold_pct of a limit; at most one row per user, limit, threshold and window. Read with quota_alerts';
 COMMENT ON COLUMN @extschema@.quota_alert_log.alert_id IS 'Alert id, also in the pg_notify payload';
 COMMENT ON COLUMN @extschema@.quota_alert_log.created_at IS 'When the crossing was noticed';
@@ -30,7 +31,8 @@ COMMENT ON COLUMN @extschema@.quota_alert_log.limit_value IS 'The limit (request
 CREATE FUNCTION @extschema@.quota_fire_alerts(p_user text, m @extschema@.quota_measure_row[], p_now timestamptz)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause: only called from functions that pin search_path, and
+-- a SET would cost a GUC save/restore (and block inlining) on every check.
 AS $fn$
 DECLARE
     x  @extschema@.quota_measure_row;

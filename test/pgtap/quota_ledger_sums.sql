@@ -2,7 +2,7 @@
 -- with brute-force sums over usage_log, across sliding and calendar windows
 -- in a plan time zone that is not UTC, with unpriced (NULL cost) events.
 BEGIN;
-SELECT plan(6);
+SELECT plan(8);
 
 SELECT quota_plan_set('tap_sums', requests_per_minute => 1000, requests_per_hour => 1000,
     requests_per_day => 1000, tokens_per_minute => 1000000, tokens_per_day => 1000000,
@@ -61,6 +61,16 @@ SELECT bag_eq(
     'an open reservation leaves used equal to the ledger');
 SELECT is((SELECT reserved FROM quota_status('tap_sum_user') WHERE limit_name = 'cost_per_day'), 0.25,
     'the reservation is held separately, in USD for cost limits');
+
+-- Sliding windows: retry_after is when enough of the oldest usage ages out.
+SELECT quota_plan_set('tap_slide', requests_per_minute => 5, tokens_per_minute => 100);
+SELECT quota_assign('tap_slider', 'tap_slide');
+SELECT usage_log_insert('tap_slider', 'gpt-4o', input_tokens => 60, occurred_at => now() - interval '50 seconds');
+SELECT usage_log_insert('tap_slider', 'gpt-4o', input_tokens => 30, occurred_at => now() - interval '20 seconds');
+SELECT is((SELECT (allowed, limit_name, retry_after)::text FROM quota_check('tap_slider', est_tokens => 50)),
+    '(f,tokens_per_minute,10)', 'denied until the 60-token event leaves the minute, 10 s from now');
+SELECT is((SELECT (allowed, limit_name, retry_after)::text FROM quota_check('tap_slider', est_tokens => 95)),
+    '(f,tokens_per_minute,40)', 'a larger request waits until both events have left the minute');
 
 SELECT * FROM finish();
 ROLLBACK;
