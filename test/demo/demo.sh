@@ -42,9 +42,13 @@ start() {
         tl_cluster_start "$DEMO"
     fi
     psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+        -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
         -c "CREATE EXTENSION IF NOT EXISTS tokenledger" -c "ALTER EXTENSION tokenledger UPDATE"
     echo "==> loading 30 days of traffic through usage_log_insert"
     psql -X -q -v ON_ERROR_STOP=1 -f "$TL_ROOT/test/demo/workload.sql"
+    echo "==> maintenance (partitions, strays moved into place, rollup) and pg_cron jobs"
+    psql -X -q -v ON_ERROR_STOP=1 -c "CALL usage_maintenance()" \
+        -c "SELECT jobname, schedule, command FROM usage_schedule()"
     psql -X -v ON_ERROR_STOP=1 -f "$TL_ROOT/test/demo/report.sql"
     cat <<MSG
 
