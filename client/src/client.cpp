@@ -93,7 +93,11 @@ struct Client::Impl {
 
     void connect() {
         prepared.clear();
-        conn.reset(PQconnectdb(conninfo.c_str()));
+        // The conninfo string (or URI) is expanded as dbname; the fallback
+        // application_name applies only when the app set none.
+        const char* keys[] = {"dbname", "fallback_application_name", nullptr};
+        const char* vals[] = {conninfo.c_str(), "tokenledger", nullptr};
+        conn.reset(PQconnectdbParams(keys, vals, 1));
         if (!conn) throw NotConnected("out of memory allocating a connection");
         if (PQstatus(conn.get()) != CONNECTION_OK) {
             std::string msg = trim(PQerrorMessage(conn.get()));

@@ -337,3 +337,12 @@ TEST_CASE("a large insert_batch does not deadlock on full socket buffers", "[cli
     CHECK(ids.size() == 5000);
     CHECK(tltest::count_rows(c, p) == 5000);
 }
+
+TEST_CASE("connections show up as application_name tokenledger unless the app names them", "[client]") {
+    Client a;
+    CHECK(*a.query("SHOW application_name").rows[0][0] == "tokenledger");
+    Client b("application_name=my-app");
+    CHECK(*b.query("SHOW application_name").rows[0][0] == "my-app");
+    Client u("postgresql:///" + tltest::env("PGDATABASE") + "?application_name=uri-app");
+    CHECK(*u.query("SHOW application_name").rows[0][0] == "uri-app");
+}
