@@ -65,6 +65,7 @@ RecorderRun run_recorder(const std::string& conninfo, int producers, int per_thr
         for (auto& t : th) t.join();
         if (!r.flush(std::chrono::minutes(5))) std::cerr << "flush timed out\n";
     }
+    std::remove(o.spool_path.c_str());  // empty after a complete flush
     double el = seconds(Clock::now() - t0);
     std::vector<double> all;
     for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
