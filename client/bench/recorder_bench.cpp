@@ -65,6 +65,7 @@ RecorderRun run_recorder(const std::string& conninfo, int producers, int per_thr
         for (auto& t : th) t.join();
         if (!r.flush(std::chrono::minutes(5))) std::cerr << "flush timed out\n";
     }
+    std::remove(o.spool_path.c_str());  // empty after a complete flush
     double el = seconds(Clock::now() - t0);
     std::vector<double> all;
     for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
@@ -77,6 +78,7 @@ RecorderRun run_recorder(const std::string& conninfo, int producers, int per_thr
 double run_copy(const std::string& conninfo, int n) {
     PGconn* c = PQconnectdb(conninfo.c_str());
     auto exec = [&](const char* sql) { PQclear(PQexec(c, sql)); };
+    exec("SET client_min_messages = warning");
     exec("DROP TABLE IF EXISTS tl_bench_copy");
     exec("CREATE TABLE tl_bench_copy (LIKE usage_log INCLUDING DEFAULTS INCLUDING GENERATED)");
     auto t0 = Clock::now();
@@ -140,6 +142,55 @@ double run_batches(const std::string& conninfo, int n, bool pipeline) {
     return n / seconds(Clock::now() - t0);
 }
 
+// The alternative batch path: one statement per batch, the events passed as
+// arrays and unnested into usage_log_insert calls (what a batch-insert SQL
+// function would do inside the server).
+std::string arr(const std::vector<std::optional<std::string>>& v) {
+    std::string o = "{";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) o += ",";
+        if (!v[i]) {
+            o += "NULL";
+            continue;
+        }
+        o += '"';
+        for (char ch : *v[i]) {
+            if (ch == '"' || ch == '\\') o += '\\';
+            o += ch;
+        }
+        o += '"';
+    }
+    return o + "}";
+}
+
+double run_arrays(const std::string& conninfo, int n) {
+    Client c(conninfo);
+    std::string sql = "SELECT count(" + c.quote_ident(c.schema()) +
+                      ".usage_log_insert(u, m, i, o, cr, 0, 0, 0, p, e, 'chat', NULL, NULL, r, now(), l))"
+                      " FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::text[],"
+                      " $7::text[], $8::text[], $9::int4[]) AS t(u, m, i, o, cr, p, e, r, l)";
+    auto t0 = Clock::now();
+    for (int start = 0; start < n; start += 100) {
+        std::vector<std::optional<std::string>> cols[9];
+        for (int i = start; i < std::min(n, start + 100); ++i) {
+            auto e = make("arr", i);
+            cols[0].push_back(e.user_id);
+            cols[1].push_back(e.model);
+            cols[2].push_back(std::to_string(e.input_tokens));
+            cols[3].push_back(std::to_string(e.output_tokens));
+            cols[4].push_back(std::to_string(e.cache_read_tokens));
+            cols[5].push_back(e.provider);
+            cols[6].push_back(e.endpoint);
+            cols[7].push_back(generate_request_id());
+            cols[8].push_back(std::to_string(*e.latency_ms));
+        }
+        Params p;
+        for (auto& col : cols) p.push_back(arr(col));
+        c.query(sql, p);
+    }
+    return n / seconds(Clock::now() - t0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,14 +202,15 @@ int main(int argc, char** argv) {
     double copy = run_copy(conninfo, n);
     double pipe = run_batches(conninfo, n / 5, true);
     double loop = run_batches(conninfo, n / 5, false);
+    double arrays = run_arrays(conninfo, n / 5);
     double sync_us = run_client_latency(conninfo, 2000, false);
     std::printf(
         "{\"events\": %d, \"recorder_1_producer_events_per_s\": %.0f, \"recorder_4_producers_events_per_s\": %.0f, "
         "\"raw_copy_events_per_s\": %.0f, \"ratio_1_producer_vs_copy\": %.3f, \"ratio_4_producers_vs_copy\": %.3f, "
         "\"record_p50_us\": %.2f, \"record_p99_us_1_producer\": %.2f, \"record_p99_us_4_producers\": %.2f, "
-        "\"batch100_pipeline_events_per_s\": %.0f, \"batch100_one_round_trip_each_events_per_s\": %.0f, "
+        "\"batch100_pipeline_events_per_s\": %.0f, \"batch100_arrays_one_statement_events_per_s\": %.0f, \"batch100_one_round_trip_each_events_per_s\": %.0f, "
         "\"client_usage_log_insert_round_trip_us\": %.1f}\n",
         n, r1.events_per_s, r4.events_per_s, copy, r1.events_per_s / copy, r4.events_per_s / copy, r1.p50_us,
-        r1.p99_us, r4.p99_us, pipe, loop, sync_us);
+        r1.p99_us, r4.p99_us, pipe, arrays, loop, sync_us);
     return 0;
 }

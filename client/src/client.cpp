@@ -1,6 +1,7 @@
 #include "tokenledger/client.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <cstdio>
 #include <ctime>
@@ -92,7 +93,11 @@ struct Client::Impl {
 
     void connect() {
         prepared.clear();
-        conn.reset(PQconnectdb(conninfo.c_str()));
+        // The conninfo string (or URI) is expanded as dbname; the fallback
+        // application_name applies only when the app set none.
+        const char* keys[] = {"dbname", "fallback_application_name", nullptr};
+        const char* vals[] = {conninfo.c_str(), "tokenledger", nullptr};
+        conn.reset(PQconnectdbParams(keys, vals, 1));
         if (!conn) throw NotConnected("out of memory allocating a connection");
         if (PQstatus(conn.get()) != CONNECTION_OK) {
             std::string msg = trim(PQerrorMessage(conn.get()));
@@ -210,15 +215,32 @@ struct Client::Impl {
         if (!PQenterPipelineMode(c)) fail(nullptr);
         // Every statement up to the sync runs in one implicit transaction:
         // an error aborts the rest, and nothing is committed.
-        bool send_ok = true;
+        // Nonblocking sends: while the output buffer drains, read what the
+        // server already answered, so a big batch can never deadlock with
+        // both sides blocked on full socket buffers.
+        bool send_ok = PQsetnonblocking(c, 1) == 0;
+        auto flush_all = [&] {
+            for (;;) {
+                int f = PQflush(c);
+                if (f == 0) return true;
+                if (f < 0) return false;
+                pollfd pfd{PQsocket(c), POLLIN | POLLOUT, 0};
+                if (::poll(&pfd, 1, 30000) <= 0) return false;
+                if ((pfd.revents & POLLIN) && !PQconsumeInput(c)) return false;
+            }
+        };
+        std::size_t since_flush = 0;
         for (const auto& ev : events) {
+            if (!send_ok) break;
             EventParams p(ev);
-            if (!PQsendQueryPrepared(c, kInsert, EventParams::N, p.ptr, nullptr, nullptr, 0)) {
-                send_ok = false;
-                break;
+            send_ok = PQsendQueryPrepared(c, kInsert, EventParams::N, p.ptr, nullptr, nullptr, 0) == 1;
+            if (send_ok && ++since_flush == 64) {
+                send_ok = flush_all();
+                since_flush = 0;
             }
         }
-        if (send_ok && !PQpipelineSync(c)) send_ok = false;
+        if (send_ok) send_ok = PQpipelineSync(c) == 1 && flush_all();
+        if (send_ok) send_ok = PQsetnonblocking(c, 0) == 0;
         if (!send_ok) {
             std::string msg = trim(PQerrorMessage(c));
             conn.reset();  // the pipeline state is unknown: start over on reconnect

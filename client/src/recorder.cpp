@@ -334,7 +334,9 @@ bool Recorder::flush(std::chrono::milliseconds timeout) {
 
 RecorderStats Recorder::stats() const {
     std::lock_guard<std::mutex> g(impl_->mu);
-    return impl_->st;
+    RecorderStats s = impl_->st;
+    s.queue_depth = impl_->queue.size();
+    return s;
 }
 
 }  // namespace tokenledger

@@ -323,3 +323,26 @@ TEST_CASE("the extension installed in its own schema is found and used", "[clien
     }
     admin.query("DROP DATABASE " + admin.quote_ident(db));
 }
+
+TEST_CASE("a large insert_batch does not deadlock on full socket buffers", "[client]") {
+    Client c;
+    auto p = unique_prefix("bigbatch");
+    std::vector<UsageEvent> evs(5000);
+    for (size_t i = 0; i < evs.size(); ++i) {
+        evs[i].user_id = p + "u";
+        evs[i].model = "m";
+        evs[i].metadata = R"({"pad": ")" + std::string(200, 'x') + "\"}";
+    }
+    auto ids = c.insert_batch(evs);
+    CHECK(ids.size() == 5000);
+    CHECK(tltest::count_rows(c, p) == 5000);
+}
+
+TEST_CASE("connections show up as application_name tokenledger unless the app names them", "[client]") {
+    Client a;
+    CHECK(*a.query("SHOW application_name").rows[0][0] == "tokenledger");
+    Client b("application_name=my-app");
+    CHECK(*b.query("SHOW application_name").rows[0][0] == "my-app");
+    Client u("postgresql:///" + tltest::env("PGDATABASE") + "?application_name=uri-app");
+    CHECK(*u.query("SHOW application_name").rows[0][0] == "uri-app");
+}

@@ -46,6 +46,7 @@ struct RecorderStats {
     std::uint64_t dropped = 0;   ///< discarded by FullPolicy::Drop (0 otherwise)
     std::uint64_t rejected = 0;  ///< refused by the server as invalid input (never retried)
     std::uint64_t torn = 0;      ///< corrupt or torn spool records skipped
+    std::uint64_t queue_depth = 0;  ///< events waiting in the queue right now (a gauge)
 };
 
 /// Records events on a background thread without blocking the caller's
