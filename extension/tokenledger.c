@@ -15,6 +15,7 @@ bool		tl_enabled = true;
 int			tl_max_tokens_per_event = 100000000;
 int			tl_max_metadata_bytes = 4096;
 int			tl_max_future_skew_s = 300;
+bool		tl_price_at_insert = true;
 
 void		_PG_init(void);
 
@@ -48,6 +49,12 @@ _PG_init(void)
 							"Guards against events stamped with a wrong clock or unit.",
 							&tl_max_future_skew_s, 300, 0, 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("tokenledger.price_at_insert",
+							 "Prices each event in usage_log_insert from the price catalog.",
+							 "Off stores events unpriced (for bulk backfills); price them later with usage_reprice.",
+							 &tl_price_at_insert, true, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("tokenledger");

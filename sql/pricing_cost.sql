@@ -155,6 +155,14 @@ SELECT price_set('openai', 'o3', '2025-06-10 00:00+00', 3, 12) > 0 AS price_set;
 SELECT events_changed, cost_delta_nano_usd FROM usage_reprice('2025-06-01 00:00+00', '2025-06-10 00:00+00');
 -- o3 event of 2025-06-25 repriced at 3/12: 3,000,000 + 12,000,000 - 10,000,000 = +5,000,000.
 SELECT events_changed, cost_delta_nano_usd FROM usage_reprice('2025-06-10 00:00+00', '2025-07-01 00:00+00');
+-- tokenledger.price_at_insert = off (bulk backfills) stores events unpriced;
+-- usage_reprice prices them later: 1,000,000 gpt-4o-mini input tokens at 0.15 = 150,000,000.
+SET tokenledger.price_at_insert = off;
+SELECT usage_log_insert('carol', 'gpt-4o-mini', input_tokens => 1000000, occurred_at => '2025-03-01 00:00+00') IS NOT NULL AS recorded;
+RESET tokenledger.price_at_insert;
+SELECT priced FROM usage_events WHERE user_id = 'carol';
+SELECT events_changed, cost_delta_nano_usd FROM usage_reprice('2025-03-01 00:00+00', '2025-03-02 00:00+00');
+SELECT priced, total_cost_usd FROM usage_events WHERE user_id = 'carol';
 DROP FUNCTION usage_rollup_apply_cost_deltas();
 DROP TABLE public.reprice_hook_log;
 

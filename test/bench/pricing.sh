@@ -66,13 +66,20 @@ tps() {  # script -> transactions per second
     "$BINDIR/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER_RUN" -f "$WORK/scripts/$1.sql" tl_bench 2>/dev/null \
         | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
-declare -A SUM=([plain]=0 [priced]=0 [unpriced]=0)
+declare -A SUM=([plain]=0 [priced]=0 [unpriced]=0 [off]=0)
 for r in $(seq 1 "$ROUNDS"); do
-    for s in plain priced unpriced; do
-        t=$(tps "$s"); echo "round $r $s: $t tps"
+    for s in plain priced off unpriced; do
+        if [ "$s" = off ]; then
+            # The same priced insert with pricing switched off: the pricing cost alone.
+            t=$(PGOPTIONS="-c tokenledger.price_at_insert=off" tps priced)
+        else
+            t=$(tps "$s")
+        fi
+        echo "round $r $s: $t tps"
         SUM[$s]=$(echo "${SUM[$s]} + $t" | bc -l)
     done
 done
+OFF=$(echo "${SUM[off]} / $ROUNDS" | bc -l)
 PLAIN=$(echo "${SUM[plain]} / $ROUNDS" | bc -l)
 PRICED=$(echo "${SUM[priced]} / $ROUNDS" | bc -l)
 UNPRICED=$(echo "${SUM[unpriced]} / $ROUNDS" | bc -l)
@@ -80,8 +87,8 @@ COST_TPS=$(tps cost)
 
 # Set-based: usage_cost on 200,000 rows in one statement (no client round trip).
 LOOP_S=$("${PSQL[@]}" -t -A <<'SQL'
-SELECT usage_cost('gpt-4o', 1, at => '2025-01-01 00:00+00');  -- fills the cache
 \o /dev/null
+SELECT usage_cost('gpt-4o', 1, at => '2025-01-01 00:00+00');  -- fills the cache
 SELECT clock_timestamp() AS t0 \gset
 SELECT count(c.total_cost_nano_usd) FROM generate_series(1, 200000) g,
        LATERAL usage_cost('gemini-2.5-pro', g, 1000, 500, 0, 0, 0, '2025-08-01 00:00+00', 'google') c;
@@ -117,6 +124,8 @@ REPRICE_S=${REPRICE% *}; REPRICE_N=${REPRICE#* }
 
 RATIO=$(echo "$PRICED / $PLAIN" | bc -l)
 RATIO_U=$(echo "$UNPRICED / $PLAIN" | bc -l)
+RATIO_OFF=$(echo "$OFF / $PLAIN" | bc -l)
+OVERHEAD=$(echo "($OFF / $PRICED - 1) * 100" | bc -l)
 f() { printf '%.*f' "$1" "$2"; }
 DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 cat > "$RESULTS/pricing.md" <<MD
@@ -129,6 +138,9 @@ pgbench, prepared protocol, $CLIENTS clients, ${SECONDS_PER_RUN}s per run, $ROUN
 | plain INSERT (baseline) | $(f 0 "$PLAIN") events/s |
 | usage_log_insert, priced model (gpt-4o via alias) | $(f 0 "$PRICED") events/s |
 | usage_log_insert, unknown model (unpriced) | $(f 0 "$UNPRICED") events/s |
+| usage_log_insert, same calls, tokenledger.price_at_insert = off | $(f 0 "$OFF") events/s |
+| pricing overhead (off / on − 1) | $(f 1 "$OVERHEAD") % |
+| insert without pricing / plain INSERT | $(f 3 "$RATIO_OFF") |
 | priced insert / plain INSERT | $(f 3 "$RATIO") |
 | unpriced insert / plain INSERT | $(f 3 "$RATIO_U") |
 | usage_cost calls/s (pgbench, one call per transaction) | $(f 0 "$COST_TPS") |
@@ -137,7 +149,7 @@ pgbench, prepared protocol, $CLIENTS clients, ${SECONDS_PER_RUN}s per run, $ROUN
 MD
 cat > "$RESULTS/pricing.json" <<JSON
 {"date": "$DATE", "clients": $CLIENTS, "seconds_per_run": $SECONDS_PER_RUN, "rounds": $ROUNDS,
- "plain_insert_eps": $(f 1 "$PLAIN"), "priced_insert_eps": $(f 1 "$PRICED"), "unpriced_insert_eps": $(f 1 "$UNPRICED"),
+ "plain_insert_eps": $(f 1 "$PLAIN"), "priced_insert_eps": $(f 1 "$PRICED"), "unpriced_insert_eps": $(f 1 "$UNPRICED"), "pricing_off_insert_eps": $(f 1 "$OFF"), "pricing_overhead_pct": $(f 2 "$OVERHEAD"),
  "priced_ratio": $(f 4 "$RATIO"), "unpriced_ratio": $(f 4 "$RATIO_U"),
  "usage_cost_calls_per_s_pgbench": $(f 1 "$COST_TPS"), "usage_cost_calls_per_s_set": $(f 1 "$LOOP_CPS"),
  "reprice_events": $REPRICE_N, "reprice_seconds": $REPRICE_S}
