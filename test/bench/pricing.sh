@@ -99,15 +99,16 @@ SQL
 LOOP_CPS=$(echo "200000 / $LOOP_S" | bc -l)
 
 # In one session, no client round trips: 20,000 usage_log_insert calls with
-# pricing on and off, three interleaved rounds, best of each (less noise
+# pricing on and off, four interleaved rounds in alternating order, best of each (less noise
 # from other load than pgbench on a shared machine).
 LOOP=$("${PSQL[@]}" -t -A <<'SQL'
 CREATE TEMP TABLE t (mode text, s float8);
 DO $$
 DECLARE t0 timestamptz; r int; m text;
 BEGIN
-  FOR r IN 1 .. 3 LOOP
-    FOREACH m IN ARRAY ARRAY['on', 'off'] LOOP
+  FOR r IN 1 .. 4 LOOP
+    -- Alternate the order so neither mode always runs first.
+    FOREACH m IN ARRAY CASE WHEN r % 2 = 1 THEN ARRAY['on', 'off'] ELSE ARRAY['off', 'on'] END LOOP
       PERFORM set_config('tokenledger.price_at_insert', m, true);
       t0 := clock_timestamp();
       PERFORM usage_log_insert('loop-user', 'gpt-4o', 1200, 300, 500, provider => 'openai') FROM generate_series(1, 20000);
@@ -121,6 +122,25 @@ SQL
 LOOP_ON=${LOOP% *}; LOOP_OFF=${LOOP#* }
 LOOP_OVERHEAD=$(echo "($LOOP_ON / $LOOP_OFF - 1) * 100" | bc -l)
 LOOP_US=$(echo "($LOOP_ON - $LOOP_OFF) / 20000 * 1000000" | bc -l)
+
+# CPU profile (when perf is available): tl_price_event's share of
+# usage_log_insert, which no other load on the machine can blur.
+PROFILE_SHARE="n/a"
+if command -v perf >/dev/null 2>&1; then
+    "${PSQL[@]}" -t -A -c "SELECT pg_backend_pid()" -c "SELECT pg_sleep(1)" \
+        -c "SELECT count(usage_log_insert('prof-user', 'gpt-4o', 1200, 300, 500, provider => 'openai')) FROM generate_series(1, 100000)" \
+        > "$WORK/prof.out" 2>&1 &
+    PROF_JOB=$!
+    sleep 0.5
+    PROF_PID=$(head -1 "$WORK/prof.out")
+    if timeout 8 perf record -F 999 -g -p "$PROF_PID" -o "$WORK/perf.data" >/dev/null 2>&1; then
+        PROFILE_SHARE=$(perf report -i "$WORK/perf.data" --children --stdio -g none 2>/dev/null | awk '
+            $NF == "usage_log_insert" { total = $1 + 0 }
+            $NF == "tl_price_event"   { part = $1 + 0 }
+            END { if (total > 0) printf "%.2f", 100 * part / total; else print "n/a" }')
+    fi
+    wait "$PROF_JOB" || true
+fi
 
 # usage_reprice over EVENTS events spread over 30 days, written unpriced
 # straight into the ledger (the insert path is measured above).
@@ -164,7 +184,8 @@ pgbench, prepared protocol, $CLIENTS clients, ${SECONDS_PER_RUN}s per run, $ROUN
 | usage_log_insert, unknown model (unpriced) | $(f 0 "$UNPRICED") events/s |
 | usage_log_insert, same calls, tokenledger.price_at_insert = off | $(f 0 "$OFF") events/s |
 | pricing overhead, pgbench (off / on − 1) | $(f 1 "$OVERHEAD") % |
-| pricing overhead, one session, 20,000 inserts, best of 3 (on / off − 1) | $(f 1 "$LOOP_OVERHEAD") % ($(f 2 "$LOOP_US") µs per event) |
+| pricing overhead, one session, 20,000 inserts, best of 4 (on / off − 1) | $(f 1 "$LOOP_OVERHEAD") % ($(f 2 "$LOOP_US") µs per event) |
+| tl_price_event share of usage_log_insert CPU time (perf profile) | $PROFILE_SHARE % |
 | insert without pricing / plain INSERT | $(f 3 "$RATIO_OFF") |
 | priced insert / plain INSERT | $(f 3 "$RATIO") |
 | unpriced insert / plain INSERT | $(f 3 "$RATIO_U") |
@@ -177,6 +198,6 @@ cat > "$RESULTS/pricing.json" <<JSON
  "plain_insert_eps": $(f 1 "$PLAIN"), "priced_insert_eps": $(f 1 "$PRICED"), "unpriced_insert_eps": $(f 1 "$UNPRICED"), "pricing_off_insert_eps": $(f 1 "$OFF"), "pricing_overhead_pct": $(f 2 "$OVERHEAD"), "pricing_overhead_pct_loop": $(f 2 "$LOOP_OVERHEAD"), "pricing_us_per_event_loop": $(f 3 "$LOOP_US"),
  "priced_ratio": $(f 4 "$RATIO"), "unpriced_ratio": $(f 4 "$RATIO_U"),
  "usage_cost_calls_per_s_pgbench": $(f 1 "$COST_TPS"), "usage_cost_calls_per_s_set": $(f 1 "$LOOP_CPS"),
- "reprice_events": $REPRICE_N, "reprice_seconds": $REPRICE_S}
+ "pricing_cpu_share_pct": "$PROFILE_SHARE", "reprice_events": $REPRICE_N, "reprice_seconds": $REPRICE_S}
 JSON
 cat "$RESULTS/pricing.md"
