@@ -131,9 +131,10 @@ if command -v perf >/dev/null 2>&1; then
         -c "SELECT count(usage_log_insert('prof-user', 'gpt-4o', 1200, 300, 500, provider => 'openai')) FROM generate_series(1, 100000)" \
         > "$WORK/prof.out" 2>&1 &
     PROF_JOB=$!
-    sleep 0.5
+    for _ in $(seq 1 50); do [ -s "$WORK/prof.out" ] && break; sleep 0.1; done
     PROF_PID=$(head -1 "$WORK/prof.out")
-    if timeout 8 perf record -F 999 -g -p "$PROF_PID" -o "$WORK/perf.data" >/dev/null 2>&1; then
+    timeout 6 perf record -F 999 -g -p "$PROF_PID" -o "$WORK/perf.data" >/dev/null 2>&1 || true
+    if [ -s "$WORK/perf.data" ]; then
         PROFILE_SHARE=$(perf report -i "$WORK/perf.data" --children --stdio -g none 2>/dev/null | awk '
             $NF == "usage_log_insert" { total = $1 + 0 }
             $NF == "tl_price_event"   { part = $1 + 0 }
