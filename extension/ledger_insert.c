@@ -380,7 +380,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	{
 		TlCost		cost;
 
-		if (tl_price_event(model,
+		if (tl_price_at_insert && tl_price_event(model,
 						   nulls[P_PROVIDER_ID] == 'n' ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(ARG_PROVIDER)),
 						   DatumGetChar(values[P_SERVICE_TIER]), occurred_at, tokens, &cost))
 		{

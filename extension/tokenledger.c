@@ -15,6 +15,7 @@ bool		tl_enabled = true;
 int			tl_max_tokens_per_event = 100000000;
 int			tl_max_metadata_bytes = 4096;
 int			tl_max_future_skew_s = 300;
+bool		tl_price_at_insert = true;
 
 /* Rollups, partitions and reports (read from SQL with current_setting). */
 static char *tl_partition_interval = NULL;
@@ -88,6 +89,12 @@ _PG_init(void)
 							   "An unknown user gets this plan on first sight (quota_reserve).",
 							   &tl_default_plan, "beta", PGC_SUSET, 0,
 							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("tokenledger.price_at_insert",
+							 "Prices each event in usage_log_insert from the price catalog.",
+							 "Off stores events unpriced (for bulk backfills); price them later with usage_reprice.",
+							 &tl_price_at_insert, true, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("tokenledger");

@@ -13,6 +13,7 @@ extern bool tl_enabled;
 extern int	tl_max_tokens_per_event;
 extern int	tl_max_metadata_bytes;
 extern int	tl_max_future_skew_s;
+extern bool tl_price_at_insert;
 
 /* Longest provider, model, endpoint or request type name, in bytes. */
 #define TL_NAME_MAX 200

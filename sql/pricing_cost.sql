@@ -154,6 +154,14 @@ SELECT events_changed, cost_delta_nano_usd FROM usage_reprice('2025-06-01 00:00+
 SELECT events_changed, cost_delta_nano_usd FROM usage_reprice('2025-06-10 00:00+00', '2025-07-01 00:00+00');
 SELECT (SELECT sum(total_cost_nano_usd) FROM usage_rollup_daily) = (SELECT sum(coalesce(total_cost_nano_usd, 0)) FROM usage_log)
        AS rollup_still_matches_ledger;
+-- tokenledger.price_at_insert = off (bulk backfills) stores events unpriced;
+-- usage_reprice prices them later: 1,000,000 gpt-4o-mini input tokens at 0.15 = 150,000,000.
+SET tokenledger.price_at_insert = off;
+SELECT usage_log_insert('carol', 'gpt-4o-mini', input_tokens => 1000000, occurred_at => '2025-03-01 00:00+00') IS NOT NULL AS recorded;
+RESET tokenledger.price_at_insert;
+SELECT priced FROM usage_events WHERE user_id = 'carol';
+SELECT events_changed, cost_delta_nano_usd FROM usage_reprice('2025-03-01 00:00+00', '2025-03-02 00:00+00');
+SELECT priced, total_cost_usd FROM usage_events WHERE user_id = 'carol';
 
 -- Bad input: a clear error, nothing written.
 SELECT count(*) AS prices_before FROM prices \gset

@@ -79,6 +79,7 @@ CREATE TABLE @extschema@.prices (
             valid_from, coalesce(valid_to, '9999-12-31 00:00:00+00'::timestamptz)) WITH &&)
 );
 CREATE INDEX prices_model_idx ON @extschema@.prices (price_model_id, service_tier, valid_from);
+COMMENT ON INDEX @extschema@.prices_model_idx IS 'Finds the rows of one model and service tier in date order (price_set, importers)';
 
 COMMENT ON TABLE @extschema@.prices IS 'Price catalog: USD per million tokens for one (model, service tier) over [valid_from, valid_to); periods of the same key never overlap';
 COMMENT ON COLUMN @extschema@.prices.price_id IS 'Key stored in usage_log.price_id';
@@ -178,6 +179,10 @@ COMMENT ON SEQUENCE @extschema@.price_aliases_alias_id_seq IS 'Keys for price_al
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.price_models', 'WHERE price_model_id >= 1000000');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.prices', 'WHERE NOT shipped');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.price_aliases', 'WHERE NOT shipped');
+-- Their id sequences too, so restored admin rows keep their ids and new ones follow.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.price_models_price_model_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.prices_price_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.price_aliases_alias_id_seq', '');
 
 REVOKE ALL ON @extschema@.price_models, @extschema@.prices, @extschema@.price_aliases FROM PUBLIC;
 GRANT SELECT ON @extschema@.price_models, @extschema@.prices, @extschema@.price_aliases
@@ -220,6 +225,24 @@ COMMENT ON FUNCTION @extschema@.usage_cost(text, bigint, bigint, bigint, bigint,
 REVOKE ALL ON FUNCTION @extschema@.usage_cost(text, bigint, bigint, bigint, bigint, bigint, bigint, timestamptz, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_cost(text, bigint, bigint, bigint, bigint, bigint, bigint, timestamptz, text, text)
     TO tokenledger_writer, tokenledger_reader, tokenledger_admin;
+
+-- The same function for usage_reprice, which already runs with definer
+-- rights: without its own SET clause it costs no configuration switch per
+-- event. Not granted to anyone.
+CREATE FUNCTION @extschema@.usage_cost_internal(
+    model text, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint,
+    cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint,
+    at timestamptz, provider text, service_tier text,
+    OUT input_cost_nano_usd bigint, OUT output_cost_nano_usd bigint, OUT cache_read_cost_nano_usd bigint,
+    OUT cache_write_cost_nano_usd bigint, OUT reasoning_cost_nano_usd bigint, OUT request_cost_nano_usd bigint,
+    OUT total_cost_nano_usd bigint, OUT input_cost_usd numeric, OUT output_cost_usd numeric,
+    OUT cache_read_cost_usd numeric, OUT cache_write_cost_usd numeric, OUT reasoning_cost_usd numeric,
+    OUT request_cost_usd numeric, OUT total_cost_usd numeric, OUT price_id integer)
+AS 'MODULE_PATHNAME', 'usage_cost'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.usage_cost_internal(text, bigint, bigint, bigint, bigint, bigint, bigint, timestamptz, text, text) IS
+'Internal to usage_reprice: usage_cost without its own SET clause (its queries are fully qualified); not granted to anyone';
+REVOKE ALL ON FUNCTION @extschema@.usage_cost_internal(text, bigint, bigint, bigint, bigint, bigint, bigint, timestamptz, text, text) FROM PUBLIC;
 
 -- Models recorded without a price: what an admin should add to the catalog.
 CREATE VIEW @extschema@.usage_unpriced_models WITH (security_invoker = true) AS
@@ -521,7 +544,7 @@ BEGIN
       FROM @extschema@.usage_log l
       JOIN @extschema@.usage_models m ON m.model_id = l.model_id
       LEFT JOIN @extschema@.usage_providers p ON p.provider_id = l.provider_id
-      CROSS JOIN LATERAL @extschema@.usage_cost(m.name, l.input_tokens, l.output_tokens, l.cache_read_tokens,
+      CROSS JOIN LATERAL @extschema@.usage_cost_internal(m.name, l.input_tokens, l.output_tokens, l.cache_read_tokens,
                l.cache_write_tokens, l.cache_write_1h_tokens, l.reasoning_tokens, l.occurred_at, p.name,
                CASE l.service_tier WHEN 'b' THEN 'batch' WHEN 'f' THEN 'flex' WHEN 'p' THEN 'priority'
                                    ELSE 'standard' END) c
@@ -583,3 +606,4 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_reprice(timestamptz, timestamptz) TO
 -- added later (ids above the shipped range) are dumped.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.price_reprice_runs', '');
 COMMENT ON SEQUENCE @extschema@.price_reprice_runs_run_id_seq IS 'Keys for price_reprice_runs';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.price_reprice_runs_run_id_seq', '');

@@ -66,13 +66,20 @@ tps() {  # script -> transactions per second
     "$BINDIR/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER_RUN" -f "$WORK/scripts/$1.sql" tl_bench 2>/dev/null \
         | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
-declare -A SUM=([plain]=0 [priced]=0 [unpriced]=0)
+declare -A SUM=([plain]=0 [priced]=0 [unpriced]=0 [off]=0)
 for r in $(seq 1 "$ROUNDS"); do
-    for s in plain priced unpriced; do
-        t=$(tps "$s"); echo "round $r $s: $t tps"
+    for s in plain priced off unpriced; do
+        if [ "$s" = off ]; then
+            # The same priced insert with pricing switched off: the pricing cost alone.
+            t=$(PGOPTIONS="-c tokenledger.price_at_insert=off" tps priced)
+        else
+            t=$(tps "$s")
+        fi
+        echo "round $r $s: $t tps"
         SUM[$s]=$(echo "${SUM[$s]} + $t" | bc -l)
     done
 done
+OFF=$(echo "${SUM[off]} / $ROUNDS" | bc -l)
 PLAIN=$(echo "${SUM[plain]} / $ROUNDS" | bc -l)
 PRICED=$(echo "${SUM[priced]} / $ROUNDS" | bc -l)
 UNPRICED=$(echo "${SUM[unpriced]} / $ROUNDS" | bc -l)
@@ -80,8 +87,8 @@ COST_TPS=$(tps cost)
 
 # Set-based: usage_cost on 200,000 rows in one statement (no client round trip).
 LOOP_S=$("${PSQL[@]}" -t -A <<'SQL'
-SELECT usage_cost('gpt-4o', 1, at => '2025-01-01 00:00+00');  -- fills the cache
 \o /dev/null
+SELECT usage_cost('gpt-4o', 1, at => '2025-01-01 00:00+00');  -- fills the cache
 SELECT clock_timestamp() AS t0 \gset
 SELECT count(c.total_cost_nano_usd) FROM generate_series(1, 200000) g,
        LATERAL usage_cost('gemini-2.5-pro', g, 1000, 500, 0, 0, 0, '2025-08-01 00:00+00', 'google') c;
@@ -91,15 +98,60 @@ SQL
 )
 LOOP_CPS=$(echo "200000 / $LOOP_S" | bc -l)
 
+# In one session, no client round trips: 20,000 usage_log_insert calls with
+# pricing on and off, four interleaved rounds in alternating order, best of each (less noise
+# from other load than pgbench on a shared machine).
+LOOP=$("${PSQL[@]}" -t -A <<'SQL'
+CREATE TEMP TABLE t (mode text, s float8);
+DO $$
+DECLARE t0 timestamptz; r int; m text;
+BEGIN
+  FOR r IN 1 .. 4 LOOP
+    -- Alternate the order so neither mode always runs first.
+    FOREACH m IN ARRAY CASE WHEN r % 2 = 1 THEN ARRAY['on', 'off'] ELSE ARRAY['off', 'on'] END LOOP
+      PERFORM set_config('tokenledger.price_at_insert', m, true);
+      t0 := clock_timestamp();
+      PERFORM usage_log_insert('loop-user', 'gpt-4o', 1200, 300, 500, provider => 'openai') FROM generate_series(1, 20000);
+      INSERT INTO t VALUES (m, extract(epoch FROM clock_timestamp() - t0));
+    END LOOP;
+  END LOOP;
+END $$;
+SELECT min(s) FILTER (WHERE mode = 'on') || ' ' || min(s) FILTER (WHERE mode = 'off') FROM t;
+SQL
+)
+LOOP_ON=${LOOP% *}; LOOP_OFF=${LOOP#* }
+LOOP_OVERHEAD=$(echo "($LOOP_ON / $LOOP_OFF - 1) * 100" | bc -l)
+LOOP_US=$(echo "($LOOP_ON - $LOOP_OFF) / 20000 * 1000000" | bc -l)
+
+# CPU profile (when perf is available): tl_price_event's share of
+# usage_log_insert, which no other load on the machine can blur.
+PROFILE_SHARE="n/a"
+if command -v perf >/dev/null 2>&1; then
+    "${PSQL[@]}" -t -A -c "SELECT pg_backend_pid()" -c "SELECT pg_sleep(1)" \
+        -c "SELECT count(usage_log_insert('prof-user', 'gpt-4o', 1200, 300, 500, provider => 'openai')) FROM generate_series(1, 100000)" \
+        > "$WORK/prof.out" 2>&1 &
+    PROF_JOB=$!
+    for _ in $(seq 1 50); do [ -s "$WORK/prof.out" ] && break; sleep 0.1; done
+    PROF_PID=$(head -1 "$WORK/prof.out")
+    timeout 6 perf record -F 999 -g -p "$PROF_PID" -o "$WORK/perf.data" >/dev/null 2>&1 || true
+    if [ -s "$WORK/perf.data" ]; then
+        PROFILE_SHARE=$(perf report -i "$WORK/perf.data" --children --stdio -g none 2>/dev/null | awk '
+            $NF == "usage_log_insert" { total = $1 + 0 }
+            $NF == "tl_price_event"   { part = $1 + 0 }
+            END { if (total > 0) printf "%.2f", 100 * part / total; else print "n/a" }')
+    fi
+    wait "$PROF_JOB" || true
+fi
+
 # usage_reprice over EVENTS events spread over 30 days, written unpriced
 # straight into the ledger (the insert path is measured above).
 "${PSQL[@]}" <<SQL
 TRUNCATE usage_log;
-INSERT INTO usage_models (name) VALUES ('gpt-4o'), ('claude-sonnet-4-5'), ('gemini-2.5-flash'), ('o3') ON CONFLICT DO NOTHING;
+INSERT INTO usage_models (name) VALUES ('gpt-4o'), ('claude-sonnet-4-0'), ('gemini-2.5-flash'), ('o3') ON CONFLICT DO NOTHING;
 INSERT INTO usage_log (occurred_at, event_id, input_tokens, output_tokens, cache_read_tokens, model_id, request_type_id, user_id)
 SELECT timestamptz '2025-07-01 00:00+00' + (g % 2592000) * interval '1 second', nextval('usage_event_id_seq'),
        100 + g % 5000, 50 + g % 900, g % 3000,
-       (SELECT model_id FROM usage_models WHERE name = (ARRAY['gpt-4o', 'claude-sonnet-4-5', 'gemini-2.5-flash', 'o3'])[1 + g % 4]),
+       (SELECT model_id FROM usage_models WHERE name = (ARRAY['gpt-4o', 'claude-sonnet-4-0', 'gemini-2.5-flash', 'o3'])[1 + g % 4]),
        1, 'user-' || (g % 500)
 FROM generate_series(1, $EVENTS) g;
 ANALYZE usage_log;
@@ -117,6 +169,8 @@ REPRICE_S=${REPRICE% *}; REPRICE_N=${REPRICE#* }
 
 RATIO=$(echo "$PRICED / $PLAIN" | bc -l)
 RATIO_U=$(echo "$UNPRICED / $PLAIN" | bc -l)
+RATIO_OFF=$(echo "$OFF / $PLAIN" | bc -l)
+OVERHEAD=$(echo "($OFF / $PRICED - 1) * 100" | bc -l)
 f() { printf '%.*f' "$1" "$2"; }
 DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 cat > "$RESULTS/pricing.md" <<MD
@@ -129,6 +183,11 @@ pgbench, prepared protocol, $CLIENTS clients, ${SECONDS_PER_RUN}s per run, $ROUN
 | plain INSERT (baseline) | $(f 0 "$PLAIN") events/s |
 | usage_log_insert, priced model (gpt-4o via alias) | $(f 0 "$PRICED") events/s |
 | usage_log_insert, unknown model (unpriced) | $(f 0 "$UNPRICED") events/s |
+| usage_log_insert, same calls, tokenledger.price_at_insert = off | $(f 0 "$OFF") events/s |
+| pricing overhead, pgbench (off / on − 1) | $(f 1 "$OVERHEAD") % |
+| pricing overhead, one session, 20,000 inserts, best of 4 (on / off − 1) | $(f 1 "$LOOP_OVERHEAD") % ($(f 2 "$LOOP_US") µs per event) |
+| tl_price_event share of usage_log_insert CPU time (perf profile) | $PROFILE_SHARE % |
+| insert without pricing / plain INSERT | $(f 3 "$RATIO_OFF") |
 | priced insert / plain INSERT | $(f 3 "$RATIO") |
 | unpriced insert / plain INSERT | $(f 3 "$RATIO_U") |
 | usage_cost calls/s (pgbench, one call per transaction) | $(f 0 "$COST_TPS") |
@@ -137,9 +196,9 @@ pgbench, prepared protocol, $CLIENTS clients, ${SECONDS_PER_RUN}s per run, $ROUN
 MD
 cat > "$RESULTS/pricing.json" <<JSON
 {"date": "$DATE", "clients": $CLIENTS, "seconds_per_run": $SECONDS_PER_RUN, "rounds": $ROUNDS,
- "plain_insert_eps": $(f 1 "$PLAIN"), "priced_insert_eps": $(f 1 "$PRICED"), "unpriced_insert_eps": $(f 1 "$UNPRICED"),
+ "plain_insert_eps": $(f 1 "$PLAIN"), "priced_insert_eps": $(f 1 "$PRICED"), "unpriced_insert_eps": $(f 1 "$UNPRICED"), "pricing_off_insert_eps": $(f 1 "$OFF"), "pricing_overhead_pct": $(f 2 "$OVERHEAD"), "pricing_overhead_pct_loop": $(f 2 "$LOOP_OVERHEAD"), "pricing_us_per_event_loop": $(f 3 "$LOOP_US"),
  "priced_ratio": $(f 4 "$RATIO"), "unpriced_ratio": $(f 4 "$RATIO_U"),
  "usage_cost_calls_per_s_pgbench": $(f 1 "$COST_TPS"), "usage_cost_calls_per_s_set": $(f 1 "$LOOP_CPS"),
- "reprice_events": $REPRICE_N, "reprice_seconds": $REPRICE_S}
+ "pricing_cpu_share_pct": "$PROFILE_SHARE", "reprice_events": $REPRICE_N, "reprice_seconds": $REPRICE_S}
 JSON
 cat "$RESULTS/pricing.md"
