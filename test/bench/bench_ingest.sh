@@ -60,8 +60,8 @@ SQL
 ledger_bpe=${sizes% *}; dedup_bpe=${sizes#* }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b}'; }
-md="$TL_ROOT/test/bench/results/ingest-$BENCH_STAMP.md"
-json="$TL_ROOT/test/bench/results/ingest-$BENCH_STAMP.json"
+md="$TL_ROOT/test/bench/results/ingest.md"
+json="$TL_ROOT/test/bench/results/ingest.json"
 {
     echo "# Ingest benchmark ($BENCH_STAMP)"
     echo

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# make bench: every benchmark module against one private throwaway cluster.
-# Figures and ratios are measured in the same run and written as Markdown
-# and JSON under test/bench/results/. Usage: run.sh [module ...]
+# make bench: every benchmark module. bench_<name>.sh modules share one
+# private throwaway cluster started here; <name>.sh modules (pricing, quota,
+# recorder) start their own. Figures and ratios are measured within one run
+# and written as Markdown and JSON under test/bench/results/.
+# Usage: run.sh [module ...]   (default: all)
 set -euo pipefail
 TL_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 export TL_ROOT
@@ -21,8 +23,13 @@ export PGBENCH="$(tl_pg_bindir)/pgbench"
 export BENCH_STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$TL_ROOT/test/bench/results"
 
-modules="${*:-ingest}"
+modules="${*:-ingest reports pricing quota recorder}"
 for m in $modules; do
     echo "==> bench: $m"
-    bash "$TL_ROOT/test/bench/bench_$m.sh"
+    if [ -f "$TL_ROOT/test/bench/bench_$m.sh" ]; then
+        bash "$TL_ROOT/test/bench/bench_$m.sh"
+    else
+        bash "$TL_ROOT/test/bench/$m.sh"
+    fi
 done
+echo "==> results in test/bench/results/"
