@@ -377,9 +377,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_period(timestamptz, timestamptz, tex
 
 CREATE FUNCTION @extschema@.usage_user_summary(user_id text, from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (period_from timestamptz, period_to timestamptz, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    p record;
+BEGIN
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
 SELECT p.period_from, p.period_to,
        coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
@@ -403,9 +408,8 @@ SELECT p.period_from, p.period_to,
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.5),
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99)
-FROM @extschema@.usage_period(from_time, to_time) p
-LEFT JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to, usage_user_summary.user_id) x ON true
-GROUP BY p.period_from, p.period_to
+FROM @extschema@.usage_report_facts(p.period_from, p.period_to, usage_user_summary.user_id) x;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_user_summary(text, timestamptz, timestamptz) IS
 'One user''s requests, successes, failures, tokens per bucket, costs in USD and latency percentiles over [from_time, to_time) (default: this month in tokenledger.timezone); real-time (rollups plus the raw tail)';
@@ -512,10 +516,15 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_session_summary(text) TO tokenledger
 
 CREATE FUNCTION @extschema@.usage_system_summary(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (period_from timestamptz, period_to timestamptz, unique_users bigint, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, days integer, avg_requests_per_day numeric, avg_cost_per_day_usd numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-SELECT p.period_from, p.period_to, count(DISTINCT x.user_id),
+DECLARE
+    p record;
+BEGIN
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
+SELECT min(pp.period_from), min(pp.period_to), count(DISTINCT x.user_id),
        coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
@@ -541,15 +550,16 @@ SELECT p.period_from, p.period_to, count(DISTINCT x.user_id),
        d.days,
        round(coalesce(sum(x.requests), 0) / d.days::numeric, 2),
        round(@extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)) / d.days, 9)
-FROM @extschema@.usage_period(from_time, to_time) p
+FROM (SELECT p.period_from, p.period_to) pp
 -- Calendar days in the period up to today; at least one.
-CROSS JOIN LATERAL (
+CROSS JOIN (
     SELECT greatest(1, (date_trunc('day', least(p.period_to - interval '1 microsecond', now()), @extschema@.usage_report_timezone())::date
                         - date_trunc('day', CASE WHEN isfinite(p.period_from) THEN p.period_from
                                           ELSE coalesce((SELECT min(r.bucket) FROM @extschema@.usage_rollup_daily r), now()) END,
                                      @extschema@.usage_report_timezone())::date) + 1) AS days) d
-LEFT JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x ON true
-GROUP BY p.period_from, p.period_to, d.days
+LEFT JOIN @extschema@.usage_report_facts(p.period_from, p.period_to) x ON true
+GROUP BY d.days;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_system_summary(timestamptz, timestamptz) IS
 'Platform totals over [from_time, to_time) (default: this month): requests, unique users, success rate, tokens, USD costs, latency p50/p95/p99, and averages per calendar day';
@@ -624,9 +634,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_timeseries(text, timestamptz, timest
 
 CREATE FUNCTION @extschema@.usage_by_model(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (model text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    p record;
+BEGIN
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
 SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
@@ -650,11 +665,11 @@ SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
        round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
-FROM @extschema@.usage_period(from_time, to_time) p
-CROSS JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x
+FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
 LEFT JOIN @extschema@.usage_models n ON n.model_id = x.model_id
 GROUP BY n.name
-ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST
+ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_by_model(timestamptz, timestamptz) IS
 'Requests, tokens, USD cost (and share of it), success rate and latency per model over [from_time, to_time) (default: this month), costliest first';
@@ -663,9 +678,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_by_model(timestamptz, timestamptz) T
 
 CREATE FUNCTION @extschema@.usage_by_endpoint(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (endpoint text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    p record;
+BEGIN
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
 SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
@@ -689,11 +709,11 @@ SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
        round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
-FROM @extschema@.usage_period(from_time, to_time) p
-CROSS JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x
+FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
 LEFT JOIN @extschema@.usage_endpoints n ON n.endpoint_id = x.endpoint_id
 GROUP BY n.name
-ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST
+ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_by_endpoint(timestamptz, timestamptz) IS
 'Requests, tokens, USD cost (and share of it), success rate and latency per endpoint over [from_time, to_time) (default: this month), costliest first; NULL endpoint for events without one';
@@ -702,9 +722,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_by_endpoint(timestamptz, timestamptz
 
 CREATE FUNCTION @extschema@.usage_by_provider(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (provider text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    p record;
+BEGIN
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
 SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
@@ -728,11 +753,11 @@ SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
        round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
-FROM @extschema@.usage_period(from_time, to_time) p
-CROSS JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x
+FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
 LEFT JOIN @extschema@.usage_providers n ON n.provider_id = x.provider_id
 GROUP BY n.name
-ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST
+ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) IS
 'Requests, tokens, USD cost (and share of it), success rate and latency per provider over [from_time, to_time) (default: this month), costliest first; NULL provider for events without one';
