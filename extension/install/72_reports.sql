@@ -28,6 +28,7 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_report_timezone() IS
 'Internal: the zone reports count calendar days in (tokenledger.timezone, default UTC)';
+REVOKE ALL ON FUNCTION @extschema@.usage_report_timezone() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_report_timezone() TO tokenledger_reader, tokenledger_admin;
 
 -- USD from a nano-USD sum, exact.
@@ -37,7 +38,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN round(nano / 1000000000, 9);
 COMMENT ON FUNCTION @extschema@.usage_nano_to_usd(numeric) IS
 'Converts 1e-9 USD units to USD as exact numeric';
-GRANT EXECUTE ON FUNCTION @extschema@.usage_nano_to_usd(numeric) TO PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.usage_nano_to_usd(numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_nano_to_usd(numeric) TO tokenledger_reader, tokenledger_admin;
 
 -- How a period splits into sources (see above).
 CREATE FUNCTION @extschema@.usage_report_segments(p_from timestamptz, p_to timestamptz, use_daily boolean DEFAULT true,
@@ -66,11 +68,13 @@ BEGIN
     IF hs >= he THEN
         hs := t; he := t;
     END IF;
-    -- A partial edge hour that covers most of its hour is read as the hourly
-    -- row minus the raw rows outside the period: for a period ending now,
-    -- that is almost nothing, however busy the current hour is.
+    -- A partial edge hour that covers most of its hour, or that ends about
+    -- now, is read as the hourly row minus the raw rows outside the period:
+    -- for a period ending now that is almost nothing, however busy the
+    -- current hour is.
     hs_sub := hs < he AND isfinite(f) AND hs - f > interval '30 minutes';
-    he_sub := hs < he AND isfinite(t) AND t - he > interval '30 minutes';
+    he_sub := hs < he AND isfinite(t)
+              AND (t - he > interval '30 minutes' OR t >= now() - interval '5 minutes');
     ds := hs; de := hs;
     IF use_daily AND dtz = @extschema@.usage_report_timezone() AND hs < he THEN
         ds := hs;
@@ -89,6 +93,7 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) IS
 'Internal: splits [from, to) into whole days (ds..de, daily rollup), whole hours (hs..he, hourly rollup) and raw edges (read as hour minus complement when hs_sub/he_sub), with the watermark';
+REVOKE ALL ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) TO tokenledger_reader, tokenledger_admin;
 
 -- Every fact in [from, to) at hour granularity or coarser, from the three
@@ -347,6 +352,7 @@ GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) IS
 'Internal: every ledger fact in [from, to) (optionally for one user) from the daily and hourly rollups, the raw edges and the raw tail above the watermark; granule is the hour (or day) it belongs to';
+REVOKE ALL ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) TO tokenledger_reader, tokenledger_admin;
 
 -- A period with defaults: NULL from means the start of the current `unit`
@@ -373,6 +379,7 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_period(timestamptz, timestamptz, text) IS
 'Internal: the [from, to) a report covers, defaulting to the current month (or week, day) in tokenledger.timezone';
+REVOKE ALL ON FUNCTION @extschema@.usage_period(timestamptz, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_period(timestamptz, timestamptz, text) TO tokenledger_reader, tokenledger_admin;
 
 CREATE FUNCTION @extschema@.usage_user_summary(user_id text, from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
