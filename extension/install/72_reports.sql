@@ -115,13 +115,16 @@ LANGUAGE sql STABLE
 AS $fn$
 WITH s AS MATERIALIZED (SELECT * FROM @extschema@.usage_report_segments(p_from, p_to, use_daily))
 -- whole days
+-- (the constant bounds repeat the segment bounds loosely so the planner can
+-- estimate the range when the period is known at planning time)
 SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
        d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
        d.reasoning_tokens, d.total_tokens, d.input_cost_nano_usd, d.output_cost_nano_usd,
        d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
        d.latency_sum_ms, d.latency_count, d.latency_hist
 FROM @extschema@.usage_rollup_daily d
-WHERE d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND p_user_id IS NULL
+WHERE d.bucket >= coalesce(p_from, '-infinity') - interval '1 day' AND d.bucket < coalesce(p_to, 'infinity')
+  AND d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND p_user_id IS NULL
 UNION ALL
 -- (one user) whole days
 SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
@@ -130,7 +133,8 @@ SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success,
        d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
        d.latency_sum_ms, d.latency_count, d.latency_hist
 FROM @extschema@.usage_rollup_daily d
-WHERE d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND d.user_id = p_user_id
+WHERE d.bucket >= coalesce(p_from, '-infinity') - interval '1 day' AND d.bucket < coalesce(p_to, 'infinity')
+  AND d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND d.user_id = p_user_id
 UNION ALL
 -- whole hours before the first whole day
 SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
@@ -139,7 +143,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND p_user_id IS NULL
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND p_user_id IS NULL
 UNION ALL
 -- (one user) whole hours before the first whole day
 SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
@@ -148,7 +153,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND h.user_id = p_user_id
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND h.user_id = p_user_id
 UNION ALL
 -- whole hours after the last whole day
 SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
@@ -157,7 +163,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND p_user_id IS NULL
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND p_user_id IS NULL
 UNION ALL
 -- (one user) whole hours after the last whole day
 SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
@@ -166,7 +173,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND h.user_id = p_user_id
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND h.user_id = p_user_id
 UNION ALL
 -- rolled-up events in the partial hour at the start
 SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
@@ -265,7 +273,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
 UNION ALL
 -- ... minus its rolled-up events before the period
 SELECT (SELECT s.hs FROM s) - interval '1 hour', l.user_id, coalesce(l.provider_id, 0)::smallint,
@@ -288,7 +297,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND p_user_id IS NULL
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND p_user_id IS NULL
 UNION ALL
 -- ... minus its rolled-up events after the period
 SELECT (SELECT s.he FROM s), l.user_id, coalesce(l.provider_id, 0)::smallint,
@@ -311,7 +321,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND h.user_id = p_user_id
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND h.user_id = p_user_id
 UNION ALL
 -- ... minus its rolled-up events before the period (one user)
 SELECT (SELECT s.hs FROM s) - interval '1 hour', l.user_id, coalesce(l.provider_id, 0)::smallint,
@@ -334,7 +345,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND h.user_id = p_user_id
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND h.user_id = p_user_id
 UNION ALL
 -- ... minus its rolled-up events after the period (one user)
 SELECT (SELECT s.he FROM s), l.user_id, coalesce(l.provider_id, 0)::smallint,
