@@ -125,7 +125,7 @@ for r in top_users user_summary timeseries_30d system_summary by_model totals; d
     echo "${fast[$r]}" > "$SQLDIR/fast.sql"; echo "${naive[$r]}" > "$SQLDIR/naive.sql"
     f=$(latency "$SQLDIR/fast.sql" "$TRANSACTIONS")
     n=$(latency "$SQLDIR/naive.sql" 3)
-    x=$(awk -v a="$f" -v b="$n" 'BEGIN{printf "%.0f", b / a}')
+    x=$(awk -v a="$f" -v b="$n" 'BEGIN{printf "%.2f", b / a}')
     echo "  $r: $f ms vs naive $n ms (${x}x)"
     echo "| $r | $f | $n | ${x}x |" >> "$md"
     printf '%s"%s": {"fast_ms": %s, "naive_ms": %s, "ratio": %s}' "$sep" "$r" "$f" "$n" "$x" >> "$json"
