@@ -49,6 +49,8 @@ FROM (SELECT i, CASE i % 3 WHEN 0 THEN date_trunc('day', ts, 'UTC') WHEN 1 THEN 
                         WHEN 2 THEN random() * interval '90 minutes' ELSE interval '30 days' END AS len
       FROM (SELECT i, timestamptz '2026-02-27+00' + random() * interval '45 days' AS ts FROM generate_series(1, 24) i) a) b;
 INSERT INTO periods VALUES (0, '-infinity', 'infinity', 'user3');
+-- A period ending now (its last partial hour is read as hour minus complement).
+INSERT INTO periods VALUES (25, date_trunc('hour', now(), 'UTC') - interval '3000 days 20 minutes', now(), 'user5');
 
 CREATE FUNCTION raw_in(f timestamptz, t timestamptz) RETURNS SETOF usage_log LANGUAGE sql AS $$
     SELECT * FROM usage_log WHERE occurred_at >= f AND occurred_at < t

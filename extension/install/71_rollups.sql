@@ -17,7 +17,8 @@ LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'usage_latency_bucket';
 COMMENT ON FUNCTION @extschema@.usage_latency_bucket(integer) IS
 'The latency histogram bucket of a latency in ms: 0 for 0, then two log-spaced buckets per power of two';
-GRANT EXECUTE ON FUNCTION @extschema@.usage_latency_bucket(integer) TO PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.usage_latency_bucket(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_latency_bucket(integer) TO tokenledger_reader, tokenledger_admin;
 
 CREATE FUNCTION @extschema@.usage_hist_accum(bigint[], integer)
 RETURNS bigint[]
@@ -25,7 +26,8 @@ LANGUAGE c IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'usage_hist_accum';
 COMMENT ON FUNCTION @extschema@.usage_hist_accum(bigint[], integer) IS
 'Internal: transition function of usage_latency_hist';
-GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_accum(bigint[], integer) TO PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.usage_hist_accum(bigint[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_accum(bigint[], integer) TO tokenledger_reader, tokenledger_admin;
 
 CREATE FUNCTION @extschema@.usage_hist_merge(bigint[], bigint[])
 RETURNS bigint[]
@@ -33,7 +35,8 @@ LANGUAGE c IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'usage_hist_merge';
 COMMENT ON FUNCTION @extschema@.usage_hist_merge(bigint[], bigint[]) IS
 'Internal: transition function of usage_hist_sum';
-GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_merge(bigint[], bigint[]) TO PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.usage_hist_merge(bigint[], bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_merge(bigint[], bigint[]) TO tokenledger_reader, tokenledger_admin;
 
 CREATE FUNCTION @extschema@.usage_hist_trim(bigint[])
 RETURNS bigint[]
@@ -41,7 +44,8 @@ LANGUAGE c IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'usage_hist_trim';
 COMMENT ON FUNCTION @extschema@.usage_hist_trim(bigint[]) IS
 'Internal: final function of the histogram aggregates; drops trailing empty buckets';
-GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_trim(bigint[]) TO PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.usage_hist_trim(bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_trim(bigint[]) TO tokenledger_reader, tokenledger_admin;
 
 CREATE FUNCTION @extschema@.usage_hist_add(bigint[], bigint[])
 RETURNS bigint[]
@@ -49,7 +53,8 @@ LANGUAGE c IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'usage_hist_add';
 COMMENT ON FUNCTION @extschema@.usage_hist_add(bigint[], bigint[]) IS
 'Elementwise sum of two latency histograms (NULL counts as empty)';
-GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_add(bigint[], bigint[]) TO PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.usage_hist_add(bigint[], bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_add(bigint[], bigint[]) TO tokenledger_reader, tokenledger_admin;
 
 CREATE FUNCTION @extschema@.usage_hist_negate(bigint[])
 RETURNS bigint[]
@@ -57,7 +62,8 @@ LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'usage_hist_negate';
 COMMENT ON FUNCTION @extschema@.usage_hist_negate(bigint[]) IS
 'A latency histogram with every count negated (to subtract one histogram from another with usage_hist_add)';
-GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_negate(bigint[]) TO PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.usage_hist_negate(bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_negate(bigint[]) TO tokenledger_reader, tokenledger_admin;
 
 CREATE FUNCTION @extschema@.usage_hist_quantile(hist bigint[], q double precision)
 RETURNS bigint
@@ -65,7 +71,8 @@ LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'usage_hist_quantile';
 COMMENT ON FUNCTION @extschema@.usage_hist_quantile(bigint[], double precision) IS
 'The q-quantile of a latency histogram in ms: the upper bound of the bucket holding it (at most 1.5x the exact value); NULL when empty';
-GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_quantile(bigint[], double precision) TO PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.usage_hist_quantile(bigint[], double precision) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_quantile(bigint[], double precision) TO tokenledger_reader, tokenledger_admin;
 
 CREATE AGGREGATE @extschema@.usage_latency_hist(integer) (
     SFUNC = @extschema@.usage_hist_accum,
@@ -76,6 +83,8 @@ CREATE AGGREGATE @extschema@.usage_latency_hist(integer) (
 );
 COMMENT ON AGGREGATE @extschema@.usage_latency_hist(integer) IS
 'Latency histogram (bigint[] of counts per log-spaced bucket) of a set of latencies in ms; NULLs are skipped';
+REVOKE ALL ON FUNCTION @extschema@.usage_latency_hist(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_latency_hist(integer) TO tokenledger_reader, tokenledger_admin;
 
 CREATE AGGREGATE @extschema@.usage_hist_sum(bigint[]) (
     SFUNC = @extschema@.usage_hist_merge,
@@ -86,6 +95,8 @@ CREATE AGGREGATE @extschema@.usage_hist_sum(bigint[]) (
 );
 COMMENT ON AGGREGATE @extschema@.usage_hist_sum(bigint[]) IS
 'Sum of latency histograms';
+REVOKE ALL ON FUNCTION @extschema@.usage_hist_sum(bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_hist_sum(bigint[]) TO tokenledger_reader, tokenledger_admin;
 
 CREATE FUNCTION @extschema@.usage_rollup_wait_for_writers()
 RETURNS void

@@ -38,7 +38,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN round(nano / 1000000000, 9);
 COMMENT ON FUNCTION @extschema@.usage_nano_to_usd(numeric) IS
 'Converts 1e-9 USD units to USD as exact numeric';
-GRANT EXECUTE ON FUNCTION @extschema@.usage_nano_to_usd(numeric) TO PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.usage_nano_to_usd(numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_nano_to_usd(numeric) TO tokenledger_reader, tokenledger_admin;
 
 -- How a period splits into sources (see above).
 CREATE FUNCTION @extschema@.usage_report_segments(p_from timestamptz, p_to timestamptz, use_daily boolean DEFAULT true,
@@ -67,11 +68,13 @@ BEGIN
     IF hs >= he THEN
         hs := t; he := t;
     END IF;
-    -- A partial edge hour that covers most of its hour is read as the hourly
-    -- row minus the raw rows outside the period: for a period ending now,
-    -- that is almost nothing, however busy the current hour is.
+    -- A partial edge hour that covers most of its hour, or that ends about
+    -- now, is read as the hourly row minus the raw rows outside the period:
+    -- for a period ending now that is almost nothing, however busy the
+    -- current hour is.
     hs_sub := hs < he AND isfinite(f) AND hs - f > interval '30 minutes';
-    he_sub := hs < he AND isfinite(t) AND t - he > interval '30 minutes';
+    he_sub := hs < he AND isfinite(t)
+              AND (t - he > interval '30 minutes' OR t >= now() - interval '5 minutes');
     ds := hs; de := hs;
     IF use_daily AND dtz = @extschema@.usage_report_timezone() AND hs < he THEN
         ds := hs;
@@ -112,13 +115,16 @@ LANGUAGE sql STABLE
 AS $fn$
 WITH s AS MATERIALIZED (SELECT * FROM @extschema@.usage_report_segments(p_from, p_to, use_daily))
 -- whole days
+-- (the constant bounds repeat the segment bounds loosely so the planner can
+-- estimate the range when the period is known at planning time)
 SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
        d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
        d.reasoning_tokens, d.total_tokens, d.input_cost_nano_usd, d.output_cost_nano_usd,
        d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
        d.latency_sum_ms, d.latency_count, d.latency_hist
 FROM @extschema@.usage_rollup_daily d
-WHERE d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND p_user_id IS NULL
+WHERE d.bucket >= coalesce(p_from, '-infinity') - interval '1 day' AND d.bucket < coalesce(p_to, 'infinity')
+  AND d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND p_user_id IS NULL
 UNION ALL
 -- (one user) whole days
 SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
@@ -127,7 +133,8 @@ SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success,
        d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
        d.latency_sum_ms, d.latency_count, d.latency_hist
 FROM @extschema@.usage_rollup_daily d
-WHERE d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND d.user_id = p_user_id
+WHERE d.bucket >= coalesce(p_from, '-infinity') - interval '1 day' AND d.bucket < coalesce(p_to, 'infinity')
+  AND d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND d.user_id = p_user_id
 UNION ALL
 -- whole hours before the first whole day
 SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
@@ -136,7 +143,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND p_user_id IS NULL
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND p_user_id IS NULL
 UNION ALL
 -- (one user) whole hours before the first whole day
 SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
@@ -145,7 +153,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND h.user_id = p_user_id
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND h.user_id = p_user_id
 UNION ALL
 -- whole hours after the last whole day
 SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
@@ -154,7 +163,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND p_user_id IS NULL
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND p_user_id IS NULL
 UNION ALL
 -- (one user) whole hours after the last whole day
 SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
@@ -163,7 +173,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND h.user_id = p_user_id
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND h.user_id = p_user_id
 UNION ALL
 -- rolled-up events in the partial hour at the start
 SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
@@ -262,7 +273,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
 UNION ALL
 -- ... minus its rolled-up events before the period
 SELECT (SELECT s.hs FROM s) - interval '1 hour', l.user_id, coalesce(l.provider_id, 0)::smallint,
@@ -285,7 +297,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND p_user_id IS NULL
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND p_user_id IS NULL
 UNION ALL
 -- ... minus its rolled-up events after the period
 SELECT (SELECT s.he FROM s), l.user_id, coalesce(l.provider_id, 0)::smallint,
@@ -308,7 +321,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND h.user_id = p_user_id
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND h.user_id = p_user_id
 UNION ALL
 -- ... minus its rolled-up events before the period (one user)
 SELECT (SELECT s.hs FROM s) - interval '1 hour', l.user_id, coalesce(l.provider_id, 0)::smallint,
@@ -331,7 +345,8 @@ SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success,
        h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
        h.latency_sum_ms, h.latency_count, h.latency_hist
 FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND h.user_id = p_user_id
+WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
+  AND h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND h.user_id = p_user_id
 UNION ALL
 -- ... minus its rolled-up events after the period (one user)
 SELECT (SELECT s.he FROM s), l.user_id, coalesce(l.provider_id, 0)::smallint,
@@ -381,9 +396,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_period(timestamptz, timestamptz, tex
 
 CREATE FUNCTION @extschema@.usage_user_summary(user_id text, from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (period_from timestamptz, period_to timestamptz, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    p record;
+BEGIN
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
 SELECT p.period_from, p.period_to,
        coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
@@ -407,9 +427,8 @@ SELECT p.period_from, p.period_to,
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.5),
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99)
-FROM @extschema@.usage_period(from_time, to_time) p
-LEFT JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to, usage_user_summary.user_id) x ON true
-GROUP BY p.period_from, p.period_to
+FROM @extschema@.usage_report_facts(p.period_from, p.period_to, usage_user_summary.user_id) x;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_user_summary(text, timestamptz, timestamptz) IS
 'One user''s requests, successes, failures, tokens per bucket, costs in USD and latency percentiles over [from_time, to_time) (default: this month in tokenledger.timezone); real-time (rollups plus the raw tail)';
@@ -516,10 +535,15 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_session_summary(text) TO tokenledger
 
 CREATE FUNCTION @extschema@.usage_system_summary(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (period_from timestamptz, period_to timestamptz, unique_users bigint, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, days integer, avg_requests_per_day numeric, avg_cost_per_day_usd numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-SELECT p.period_from, p.period_to, count(DISTINCT x.user_id),
+DECLARE
+    p record;
+BEGIN
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
+SELECT min(pp.period_from), min(pp.period_to), count(DISTINCT x.user_id),
        coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
@@ -545,15 +569,16 @@ SELECT p.period_from, p.period_to, count(DISTINCT x.user_id),
        d.days,
        round(coalesce(sum(x.requests), 0) / d.days::numeric, 2),
        round(@extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)) / d.days, 9)
-FROM @extschema@.usage_period(from_time, to_time) p
+FROM (SELECT p.period_from, p.period_to) pp
 -- Calendar days in the period up to today; at least one.
-CROSS JOIN LATERAL (
+CROSS JOIN (
     SELECT greatest(1, (date_trunc('day', least(p.period_to - interval '1 microsecond', now()), @extschema@.usage_report_timezone())::date
                         - date_trunc('day', CASE WHEN isfinite(p.period_from) THEN p.period_from
                                           ELSE coalesce((SELECT min(r.bucket) FROM @extschema@.usage_rollup_daily r), now()) END,
                                      @extschema@.usage_report_timezone())::date) + 1) AS days) d
-LEFT JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x ON true
-GROUP BY p.period_from, p.period_to, d.days
+LEFT JOIN @extschema@.usage_report_facts(p.period_from, p.period_to) x ON true
+GROUP BY d.days;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_system_summary(timestamptz, timestamptz) IS
 'Platform totals over [from_time, to_time) (default: this month): requests, unique users, success rate, tokens, USD costs, latency p50/p95/p99, and averages per calendar day';
@@ -628,9 +653,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_timeseries(text, timestamptz, timest
 
 CREATE FUNCTION @extschema@.usage_by_model(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (model text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    p record;
+BEGIN
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
 SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
@@ -654,11 +684,11 @@ SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
        round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
-FROM @extschema@.usage_period(from_time, to_time) p
-CROSS JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x
+FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
 LEFT JOIN @extschema@.usage_models n ON n.model_id = x.model_id
 GROUP BY n.name
-ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST
+ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_by_model(timestamptz, timestamptz) IS
 'Requests, tokens, USD cost (and share of it), success rate and latency per model over [from_time, to_time) (default: this month), costliest first';
@@ -667,9 +697,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_by_model(timestamptz, timestamptz) T
 
 CREATE FUNCTION @extschema@.usage_by_endpoint(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (endpoint text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    p record;
+BEGIN
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
 SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
@@ -693,11 +728,11 @@ SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
        round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
-FROM @extschema@.usage_period(from_time, to_time) p
-CROSS JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x
+FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
 LEFT JOIN @extschema@.usage_endpoints n ON n.endpoint_id = x.endpoint_id
 GROUP BY n.name
-ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST
+ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_by_endpoint(timestamptz, timestamptz) IS
 'Requests, tokens, USD cost (and share of it), success rate and latency per endpoint over [from_time, to_time) (default: this month), costliest first; NULL endpoint for events without one';
@@ -706,9 +741,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_by_endpoint(timestamptz, timestamptz
 
 CREATE FUNCTION @extschema@.usage_by_provider(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (provider text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    p record;
+BEGIN
+    p := @extschema@.usage_period(from_time, to_time);
+    RETURN QUERY
 SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
@@ -732,11 +772,11 @@ SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
        @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
        round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
-FROM @extschema@.usage_period(from_time, to_time) p
-CROSS JOIN LATERAL @extschema@.usage_report_facts(p.period_from, p.period_to) x
+FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
 LEFT JOIN @extschema@.usage_providers n ON n.provider_id = x.provider_id
 GROUP BY n.name
-ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST
+ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) IS
 'Requests, tokens, USD cost (and share of it), success rate and latency per provider over [from_time, to_time) (default: this month), costliest first; NULL provider for events without one';
