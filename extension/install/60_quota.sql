@@ -6,7 +6,7 @@
 -- what the ledger says, needs no reset job, cannot drift and costs the insert
 -- path nothing. Hard caps come from a per-user row lock taken by
 -- quota_reserve: reservations of one user queue behind each other, other
--- users never wait. See docs/quotas.md.
+-- users never wait. See README.md, "Quotas".
 
 -- Plans (tiers). A NULL limit means "no limit of that kind".
 CREATE TABLE @extschema@.quota_plans (
