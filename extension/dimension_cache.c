@@ -74,23 +74,11 @@ cache_for(TlDimension dim)
 	return caches[dim];
 }
 
-static SPIPlanPtr
-keep_plan(const char *sql)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	SPIPlanPtr	plan = SPI_prepare(sql, 1, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "tokenledger: SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
 static void
 prepare_plans(void)
 {
 	TlState    *st = tl_state();
+	const Oid	text_type = TEXTOID;
 	int			i;
 
 	if (plans_generation == st->generation && select_plans[0] != NULL)
@@ -103,11 +91,11 @@ prepare_plans(void)
 			SPI_freeplan(select_plans[i]);
 		if (insert_plans[i])
 			SPI_freeplan(insert_plans[i]);
-		select_plans[i] = keep_plan(psprintf("SELECT %s FROM %s WHERE name = $1",
-											 id_columns[i], table));
-		insert_plans[i] = keep_plan(psprintf("INSERT INTO %s (name) VALUES ($1) "
-											 "ON CONFLICT (name) DO NOTHING RETURNING %s",
-											 table, id_columns[i]));
+		select_plans[i] = tl_keep_plan(psprintf("SELECT %s FROM %s WHERE name = $1",
+												id_columns[i], table), 1, &text_type);
+		insert_plans[i] = tl_keep_plan(psprintf("INSERT INTO %s (name) VALUES ($1) "
+												"ON CONFLICT (name) DO NOTHING RETURNING %s",
+												table, id_columns[i]), 1, &text_type);
 	}
 	plans_generation = st->generation;
 }

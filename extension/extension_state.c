@@ -18,6 +18,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -132,6 +133,19 @@ char *
 tl_qualified(const char *name)
 {
 	return psprintf("%s.%s", tl_state()->schema_name, quote_identifier(name));
+}
+
+/* Prepares a query once per backend; it lives until the backend ends. */
+SPIPlanPtr
+tl_keep_plan(const char *sql, int nargs, const Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "tokenledger: SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
 }
 
 static void

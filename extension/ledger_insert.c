@@ -64,18 +64,6 @@ static SPIPlanPtr find_request_plan;
 static SPIPlanPtr settle_plan;	/* quotas: settles a reservation */
 static uint64 plans_generation;
 
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, const Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "tokenledger: SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
 static void
 prepare_plans(void)
 {
@@ -103,7 +91,7 @@ prepare_plans(void)
 	row = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
 		"$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29";
 
-	insert_plan = keep_plan(psprintf("INSERT INTO %s (%s) VALUES (%s)",
+	insert_plan = tl_keep_plan(psprintf("INSERT INTO %s (%s) VALUES (%s)",
 									 tl_qualified("usage_log"), columns, row),
 							N_PARAMS, param_types);
 
@@ -112,18 +100,18 @@ prepare_plans(void)
 	 * statement: the claim waits for a concurrent holder of the same id and
 	 * then yields no row, so nothing is recorded twice.
 	 */
-	claim_and_insert_plan = keep_plan(psprintf(
+	claim_and_insert_plan = tl_keep_plan(psprintf(
 		"WITH claim AS (INSERT INTO %s (request_id, event_id, occurred_at) "
 		"VALUES ($%d, $%d, $%d) ON CONFLICT (request_id) DO NOTHING RETURNING 1) "
 		"INSERT INTO %s (%s) SELECT %s FROM claim",
 		tl_qualified("usage_request_ids"), P_REQUEST_ID + 1, P_EVENT_ID + 1, P_OCCURRED_AT + 1,
 		tl_qualified("usage_log"), columns, row), N_PARAMS, param_types);
 
-	find_request_plan = keep_plan(psprintf("SELECT event_id FROM %s WHERE request_id = $1",
+	find_request_plan = tl_keep_plan(psprintf("SELECT event_id FROM %s WHERE request_id = $1",
 										   tl_qualified("usage_request_ids")),
 								  1, &param_types[P_REQUEST_ID]);
 	/* quotas: the reservation's estimate gives way to the recorded usage */
-	settle_plan = keep_plan(psprintf("DELETE FROM %s WHERE reservation_id = $1 RETURNING user_id",
+	settle_plan = tl_keep_plan(psprintf("DELETE FROM %s WHERE reservation_id = $1 RETURNING user_id",
 									 tl_qualified("quota_reservations")), 1, settle_types);
 	plans_generation = st->generation;
 }
@@ -202,24 +190,9 @@ optional_text(FunctionCallInfo fcinfo, int argno, const char *what, int max_byte
 static char
 service_tier_code(FunctionCallInfo fcinfo)
 {
-	char	   *tier;
-
 	if (PG_ARGISNULL(ARG_SERVICE_TIER))
 		return 's';
-	tier = text_to_cstring(PG_GETARG_TEXT_PP(ARG_SERVICE_TIER));
-	if (strcmp(tier, "standard") == 0 || strcmp(tier, "default") == 0)
-		return 's';
-	if (strcmp(tier, "batch") == 0)
-		return 'b';
-	if (strcmp(tier, "flex") == 0)
-		return 'f';
-	if (strcmp(tier, "priority") == 0)
-		return 'p';
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown service tier \"%s\"", tier),
-			 errhint("Use standard, batch, flex or priority.")));
-	return 's';					/* keep compiler quiet */
+	return tl_service_tier_code(text_to_cstring(PG_GETARG_TEXT_PP(ARG_SERVICE_TIER)));
 }
 
 static void

@@ -6,6 +6,7 @@
 #define TOKENLEDGER_H
 
 #include "postgres.h"
+#include "executor/spi.h"
 #include "utils/timestamp.h"
 
 /* Settings (tokenledger.c) */
@@ -37,6 +38,7 @@ typedef struct TlState
 
 extern TlState *tl_state(void);
 extern char *tl_qualified(const char *name);
+extern SPIPlanPtr tl_keep_plan(const char *sql, int nargs, const Oid *argtypes);
 
 /* Dimensions (dimension_cache.c) */
 typedef enum TlDimension

@@ -651,45 +651,83 @@ COMMENT ON FUNCTION @extschema@.usage_timeseries(text, timestamptz, timestamptz,
 REVOKE ALL ON FUNCTION @extschema@.usage_timeseries(text, timestamptz, timestamptz, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_timeseries(text, timestamptz, timestamptz, text, text, text) TO tokenledger_admin;
 
-CREATE FUNCTION @extschema@.usage_by_model(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
-RETURNS TABLE (model text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
+-- One breakdown serves usage_by_model, usage_by_endpoint and usage_by_provider:
+-- aggregate per key first, then resolve the names of the (few) groups.
+CREATE FUNCTION @extschema@.usage_breakdown(dimension text, from_time timestamptz, to_time timestamptz)
+RETURNS TABLE (name text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     p record;
 BEGIN
+    IF dimension IS NULL OR dimension NOT IN ('model', 'endpoint', 'provider') THEN
+        RAISE EXCEPTION 'unknown breakdown dimension "%"', dimension
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use model, endpoint or provider.';
+    END IF;
     p := @extschema@.usage_period(from_time, to_time);
     RETURN QUERY
-SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
-       coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
-       coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
-       round(sum(x.requests) FILTER (WHERE x.success) / nullif(sum(x.requests), 0), 4),
-       coalesce(sum(x.unpriced_requests), 0)::bigint,
-       coalesce(sum(x.input_tokens), 0)::bigint,
-       coalesce(sum(x.output_tokens), 0)::bigint,
-       coalesce(sum(x.cache_read_tokens), 0)::bigint,
-       coalesce(sum(x.cache_write_tokens), 0)::bigint,
-       coalesce(sum(x.cache_write_1h_tokens), 0)::bigint,
-       coalesce(sum(x.reasoning_tokens), 0)::bigint,
-       coalesce(sum(x.total_tokens), 0)::bigint,
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.input_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.output_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_read_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_write_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.reasoning_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)),
-       round(sum(x.latency_sum_ms) / nullif(sum(x.latency_count), 0), 1),
-       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.5),
-       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
-       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
-       round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
-FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
-LEFT JOIN @extschema@.usage_models n ON n.model_id = x.model_id
-GROUP BY n.name
-ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST;
+    WITH grouped AS (
+        -- Rollups store 0 for "no endpoint/provider", the raw tail NULL: one group.
+        SELECT CASE dimension WHEN 'model' THEN x.model_id
+                              WHEN 'endpoint' THEN nullif(x.endpoint_id, 0)
+                              ELSE nullif(x.provider_id, 0) END AS key,
+               sum(x.requests) AS requests,
+               sum(x.requests) FILTER (WHERE x.success) AS successes,
+               sum(x.requests) FILTER (WHERE NOT x.success) AS failures,
+               sum(x.unpriced_requests) AS unpriced,
+               sum(x.input_tokens) AS input_tokens, sum(x.output_tokens) AS output_tokens,
+               sum(x.cache_read_tokens) AS cache_read_tokens, sum(x.cache_write_tokens) AS cache_write_tokens,
+               sum(x.cache_write_1h_tokens) AS cache_write_1h_tokens, sum(x.reasoning_tokens) AS reasoning_tokens,
+               sum(x.total_tokens) AS total_tokens,
+               sum(x.input_cost_nano_usd) AS input_cost, sum(x.output_cost_nano_usd) AS output_cost,
+               sum(x.cache_read_cost_nano_usd) AS cache_read_cost, sum(x.cache_write_cost_nano_usd) AS cache_write_cost,
+               sum(x.reasoning_cost_nano_usd) AS reasoning_cost, sum(x.total_cost_nano_usd) AS total_cost,
+               sum(x.latency_sum_ms) AS latency_sum, sum(x.latency_count) AS latency_count,
+               @extschema@.usage_hist_sum(x.latency_hist) AS hist
+        FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
+        GROUP BY 1),
+    named AS (
+        SELECT CASE dimension
+                   WHEN 'model' THEN (SELECT d.name FROM @extschema@.usage_models d WHERE d.model_id = g.key)
+                   WHEN 'endpoint' THEN (SELECT d.name FROM @extschema@.usage_endpoints d WHERE d.endpoint_id = g.key)
+                   ELSE (SELECT d.name FROM @extschema@.usage_providers d WHERE d.provider_id = g.key)
+               END AS name, g.*
+        FROM grouped g)
+    SELECT n.name, coalesce(n.requests, 0)::bigint, coalesce(n.successes, 0)::bigint,
+           coalesce(n.failures, 0)::bigint,
+           round(n.successes / nullif(n.requests, 0), 4),
+           coalesce(n.unpriced, 0)::bigint,
+           coalesce(n.input_tokens, 0)::bigint, coalesce(n.output_tokens, 0)::bigint,
+           coalesce(n.cache_read_tokens, 0)::bigint, coalesce(n.cache_write_tokens, 0)::bigint,
+           coalesce(n.cache_write_1h_tokens, 0)::bigint, coalesce(n.reasoning_tokens, 0)::bigint,
+           coalesce(n.total_tokens, 0)::bigint,
+           @extschema@.usage_nano_to_usd(coalesce(n.input_cost, 0)),
+           @extschema@.usage_nano_to_usd(coalesce(n.output_cost, 0)),
+           @extschema@.usage_nano_to_usd(coalesce(n.cache_read_cost, 0)),
+           @extschema@.usage_nano_to_usd(coalesce(n.cache_write_cost, 0)),
+           @extschema@.usage_nano_to_usd(coalesce(n.reasoning_cost, 0)),
+           @extschema@.usage_nano_to_usd(coalesce(n.total_cost, 0)),
+           round(n.latency_sum / nullif(n.latency_count, 0), 1),
+           @extschema@.usage_hist_quantile(n.hist, 0.5),
+           @extschema@.usage_hist_quantile(n.hist, 0.95),
+           @extschema@.usage_hist_quantile(n.hist, 0.99),
+           round(n.total_cost / nullif(sum(n.total_cost) OVER (), 0), 4)
+    FROM named n
+    ORDER BY coalesce(n.total_cost, 0) DESC, n.name NULLS LAST;
 END
 $fn$;
+COMMENT ON FUNCTION @extschema@.usage_breakdown(text, timestamptz, timestamptz) IS
+'Internal: usage per model, endpoint or provider over [from_time, to_time), costliest first; behind usage_by_model, usage_by_endpoint and usage_by_provider';
+REVOKE ALL ON FUNCTION @extschema@.usage_breakdown(text, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_breakdown(text, timestamptz, timestamptz) TO tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_by_model(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
+RETURNS TABLE (model text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT * FROM @extschema@.usage_breakdown('model', from_time, to_time) $fn$;
 COMMENT ON FUNCTION @extschema@.usage_by_model(timestamptz, timestamptz) IS
 'Requests, tokens, USD cost (and share of it), success rate and latency per model over [from_time, to_time) (default: this month), costliest first';
 REVOKE ALL ON FUNCTION @extschema@.usage_by_model(timestamptz, timestamptz) FROM PUBLIC;
@@ -697,43 +735,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_by_model(timestamptz, timestamptz) T
 
 CREATE FUNCTION @extschema@.usage_by_endpoint(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (endpoint text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    p record;
-BEGIN
-    p := @extschema@.usage_period(from_time, to_time);
-    RETURN QUERY
-SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
-       coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
-       coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
-       round(sum(x.requests) FILTER (WHERE x.success) / nullif(sum(x.requests), 0), 4),
-       coalesce(sum(x.unpriced_requests), 0)::bigint,
-       coalesce(sum(x.input_tokens), 0)::bigint,
-       coalesce(sum(x.output_tokens), 0)::bigint,
-       coalesce(sum(x.cache_read_tokens), 0)::bigint,
-       coalesce(sum(x.cache_write_tokens), 0)::bigint,
-       coalesce(sum(x.cache_write_1h_tokens), 0)::bigint,
-       coalesce(sum(x.reasoning_tokens), 0)::bigint,
-       coalesce(sum(x.total_tokens), 0)::bigint,
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.input_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.output_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_read_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_write_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.reasoning_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)),
-       round(sum(x.latency_sum_ms) / nullif(sum(x.latency_count), 0), 1),
-       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.5),
-       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
-       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
-       round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
-FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
-LEFT JOIN @extschema@.usage_endpoints n ON n.endpoint_id = x.endpoint_id
-GROUP BY n.name
-ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST;
-END
-$fn$;
+AS $fn$ SELECT * FROM @extschema@.usage_breakdown('endpoint', from_time, to_time) $fn$;
 COMMENT ON FUNCTION @extschema@.usage_by_endpoint(timestamptz, timestamptz) IS
 'Requests, tokens, USD cost (and share of it), success rate and latency per endpoint over [from_time, to_time) (default: this month), costliest first; NULL endpoint for events without one';
 REVOKE ALL ON FUNCTION @extschema@.usage_by_endpoint(timestamptz, timestamptz) FROM PUBLIC;
@@ -741,43 +745,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_by_endpoint(timestamptz, timestamptz
 
 CREATE FUNCTION @extschema@.usage_by_provider(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL)
 RETURNS TABLE (provider text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    p record;
-BEGIN
-    p := @extschema@.usage_period(from_time, to_time);
-    RETURN QUERY
-SELECT n.name, coalesce(sum(x.requests), 0)::bigint,
-       coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
-       coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
-       round(sum(x.requests) FILTER (WHERE x.success) / nullif(sum(x.requests), 0), 4),
-       coalesce(sum(x.unpriced_requests), 0)::bigint,
-       coalesce(sum(x.input_tokens), 0)::bigint,
-       coalesce(sum(x.output_tokens), 0)::bigint,
-       coalesce(sum(x.cache_read_tokens), 0)::bigint,
-       coalesce(sum(x.cache_write_tokens), 0)::bigint,
-       coalesce(sum(x.cache_write_1h_tokens), 0)::bigint,
-       coalesce(sum(x.reasoning_tokens), 0)::bigint,
-       coalesce(sum(x.total_tokens), 0)::bigint,
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.input_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.output_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_read_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.cache_write_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.reasoning_cost_nano_usd), 0)),
-       @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0)),
-       round(sum(x.latency_sum_ms) / nullif(sum(x.latency_count), 0), 1),
-       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.5),
-       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.95),
-       @extschema@.usage_hist_quantile(@extschema@.usage_hist_sum(x.latency_hist), 0.99),
-       round(sum(x.total_cost_nano_usd) / nullif(sum(sum(x.total_cost_nano_usd)) OVER (), 0), 4)
-FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
-LEFT JOIN @extschema@.usage_providers n ON n.provider_id = x.provider_id
-GROUP BY n.name
-ORDER BY coalesce(sum(x.total_cost_nano_usd), 0) DESC, n.name NULLS LAST;
-END
-$fn$;
+AS $fn$ SELECT * FROM @extschema@.usage_breakdown('provider', from_time, to_time) $fn$;
 COMMENT ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) IS
 'Requests, tokens, USD cost (and share of it), success rate and latency per provider over [from_time, to_time) (default: this month), costliest first; NULL provider for events without one';
 REVOKE ALL ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) FROM PUBLIC;

@@ -2,6 +2,8 @@
 # Ingest: usage_log_insert against a plain prepared INSERT of the same values
 # into a bare table of the same shape, interleaved, at 1, 8 and 16 clients;
 # then bytes per event after 1M events. Runs inside run.sh's cluster.
+# A second baseline, the same INSERT into a table carrying the ledger's own
+# indexes, separates what the function costs from what the indexes cost.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
@@ -16,6 +18,8 @@ DROP TABLE IF EXISTS bench_plain;
 -- Same columns, types and order as the ledger; no partitions, no indexes.
 CREATE TABLE bench_plain (LIKE usage_log INCLUDING DEFAULTS INCLUDING GENERATED);
 CREATE SEQUENCE IF NOT EXISTS bench_plain_seq;
+DROP TABLE IF EXISTS bench_indexed;
+CREATE TABLE bench_indexed (LIKE usage_log INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING INDEXES);
 SQL
 
 tps() { # script clients -> tps; a failed run stops the benchmark
@@ -25,17 +29,18 @@ tps() { # script clients -> tps; a failed run stops the benchmark
     sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out"
 }
 
-declare -A fn plain
+declare -A fn plain indexed
+add() { awk -v a="$1" -v b="$2" 'BEGIN{print a + b}'; }
 for c in 1 8 16; do
-    fn[$c]=0; plain[$c]=0
+    fn[$c]=0; plain[$c]=0; indexed[$c]=0
     for r in $(seq "$ROUNDS"); do
-        p=$(tps insert_plain.sql "$c"); f=$(tps insert_usage_log.sql "$c")
-        plain[$c]=$(awk -v a="${plain[$c]}" -v b="$p" 'BEGIN{print a + b}')
-        fn[$c]=$(awk -v a="${fn[$c]}" -v b="$f" 'BEGIN{print a + b}')
-        echo "  clients=$c round=$r plain=$p usage_log_insert=$f"
+        p=$(tps insert_plain.sql "$c"); f=$(tps insert_usage_log.sql "$c"); x=$(tps insert_indexed.sql "$c")
+        plain[$c]=$(add "${plain[$c]}" "$p"); fn[$c]=$(add "${fn[$c]}" "$f"); indexed[$c]=$(add "${indexed[$c]}" "$x")
+        echo "  clients=$c round=$r plain=$p usage_log_insert=$f plain_indexed=$x"
     done
     plain[$c]=$(awk -v a="${plain[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
     fn[$c]=$(awk -v a="${fn[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
+    indexed[$c]=$(awk -v a="${indexed[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
 done
 
 echo "  loading $EVENTS events through usage_log_insert for the size measurement"
@@ -67,10 +72,11 @@ json="$TL_ROOT/test/bench/results/ingest.json"
     echo
     echo "pgbench -M prepared, ${SECONDS_PER_RUN}s per run, $ROUNDS interleaved rounds, $(nproc) cores, fsync on, synchronous_commit on."
     echo
-    echo "| clients | plain INSERT (events/s) | usage_log_insert (events/s) | ratio |"
-    echo "|---:|---:|---:|---:|"
+    echo "| clients | plain INSERT, bare table (events/s) | usage_log_insert (events/s) | ratio | plain INSERT, ledger's indexes (events/s) | ratio to it |"
+    echo "|---:|---:|---:|---:|---:|---:|"
     for c in 1 8 16; do
-        printf '| %d | %.0f | %.0f | %s |\n' "$c" "${plain[$c]}" "${fn[$c]}" "$(ratio "${fn[$c]}" "${plain[$c]}")"
+        printf '| %d | %.0f | %.0f | %s | %.0f | %s |\n' "$c" "${plain[$c]}" "${fn[$c]}" \
+            "$(ratio "${fn[$c]}" "${plain[$c]}")" "${indexed[$c]}" "$(ratio "${fn[$c]}" "${indexed[$c]}")"
     done
     echo
     echo "Bytes per event after $EVENTS events: ledger with its indexes $ledger_bpe B; request-id dedup index adds $dedup_bpe B (total $((ledger_bpe + dedup_bpe)) B)."
@@ -81,8 +87,9 @@ json="$TL_ROOT/test/bench/results/ingest.json"
     printf ' "throughput": ['
     sep=""
     for c in 1 8 16; do
-        printf '%s{"clients": %d, "plain_insert_eps": %.1f, "usage_log_insert_eps": %.1f, "ratio": %s}' \
-            "$sep" "$c" "${plain[$c]}" "${fn[$c]}" "$(ratio "${fn[$c]}" "${plain[$c]}")"
+        printf '%s{"clients": %d, "plain_insert_eps": %.1f, "usage_log_insert_eps": %.1f, "ratio": %s, "plain_indexed_eps": %.1f, "ratio_to_indexed": %s}' \
+            "$sep" "$c" "${plain[$c]}" "${fn[$c]}" "$(ratio "${fn[$c]}" "${plain[$c]}")" \
+            "${indexed[$c]}" "$(ratio "${fn[$c]}" "${indexed[$c]}")"
         sep=", "
     done
     printf '],\n "events_measured": %s, "ledger_bytes_per_event": %s, "dedup_bytes_per_event": %s}\n' \

@@ -32,11 +32,11 @@ ms() { # command... -> elapsed milliseconds
 # to one model and endpoint; 5% failures; priced.
 load() {
     psql -X -q -v ON_ERROR_STOP=1 -v n="$1" -v span="$2" <<'SQL'
-INSERT INTO usage_log (occurred_at, event_id, input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd,
+INSERT INTO usage_log (occurred_at, event_id, total_tokens, input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd,
     cache_write_cost_nano_usd, reasoning_cost_nano_usd, total_cost_nano_usd, input_tokens, cache_read_tokens,
     output_tokens, reasoning_tokens, latency_ms, model_id, endpoint_id, price_id, provider_id, request_type_id,
     success, user_id, session_id)
-SELECT ts, nextval('usage_event_id_seq'), it * 2500, ot * 10000, crt * 1250, 0, rt * 10000,
+SELECT ts, nextval('usage_event_id_seq'), it + crt + ot + rt, it * 2500, ot * 10000, crt * 1250, 0, rt * 10000,
        it * 2500 + ot * 10000 + crt * 1250 + rt * 10000, it, crt, ot, rt, lat,
        m, e, 1, 1 + (m - 1) / 2, 1, g % 20 <> 0, 'user-' || u, 'sess-' || u || '-' || g / 50
 FROM (SELECT g, u, now() - random() * :'span'::interval AS ts, 200 + g % 3000 AS it, 20 + g % 700 AS ot,
