@@ -80,6 +80,13 @@ SELECT usage_log_insert('erin', 'gpt-4o', input_tokens => 40, latency_ms => 10, 
        occurred_at => '2026-01-15 12:10+00') > 0 AS ok;
 CALL usage_rollup();
 SELECT usage_log_insert('erin', 'gpt-4o', input_tokens => 2, occurred_at => '2026-01-15 12:20+00') > 0 AS tail_event;
+-- Quota state that names erin: an assignment, a block (both audited), a hold and an alert.
+SELECT (quota_assign('erin', 'beta', '{"tokens_per_day": 90000}')).plan AS assigned_plan;
+SELECT quota_block('erin', 'abuse report');
+SELECT quota_unblock('erin') IS NOT NULL AS unblocked;
+SELECT (quota_reserve('erin', 10, 0, '1 hour')).allowed AS reserved;
+INSERT INTO quota_alert_log (user_id, plan, limit_name, threshold_pct, window_start, used, limit_value)
+VALUES ('erin', 'beta', 'tokens_per_day', 50, '2026-01-15 00:00+00', 45000, 90000);
 CREATE TEMP TABLE totals_before AS
 SELECT (SELECT sum(total_tokens) FROM usage_log) AS raw, (SELECT sum(total_tokens) FROM usage_rollup_hourly) AS hourly,
        (SELECT sum(total_tokens) FROM usage_rollup_daily) AS daily;

@@ -1,7 +1,9 @@
 -- Erasure requests: usage_forget_user.
 
--- Replaces a user id everywhere in the ledger and the rollups with an
--- anonymous subject. Totals are unchanged (rows are reassigned, not
+-- Replaces a user id everywhere in the ledger, the rollups and the quota
+-- alerts with an anonymous subject, and removes the user's quota
+-- assignment, block and open reservations (their audit trail is rewritten
+-- to the subject). Totals are unchanged (rows are reassigned, not
 -- deleted); rollup rows merge into the subject's rows. The default subject
 -- is a fresh random id per request, so the forgotten user's history stays
 -- one (unlinkable) user in reports. Definer: admins may not update the
@@ -68,9 +70,41 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         object := t; rows_changed := n; RETURN NEXT;
     END LOOP;
+
+    -- Quota state must not name the user either. Holds are transient: drop them.
+    DELETE FROM @extschema@.quota_reservations r WHERE r.user_id = old_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    object := 'quota_reservations'; rows_changed := n; RETURN NEXT;
+
+    -- Alerts move to the subject; one the subject already has for the same
+    -- limit, threshold and window makes the user's copy redundant.
+    DELETE FROM @extschema@.quota_alert_log a
+    WHERE a.user_id = old_id
+      AND EXISTS (SELECT 1 FROM @extschema@.quota_alert_log b
+                  WHERE b.user_id = new_id AND b.limit_name = a.limit_name
+                    AND b.threshold_pct = a.threshold_pct AND b.window_start = a.window_start);
+    UPDATE @extschema@.quota_alert_log a SET user_id = new_id WHERE a.user_id = old_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    object := 'quota_alert_log'; rows_changed := n; RETURN NEXT;
+
+    -- The plan assignment and block belong to the person, not to the subject.
+    DELETE FROM @extschema@.quota_users u WHERE u.user_id = old_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    object := 'quota_users'; rows_changed := n; RETURN NEXT;
+
+    -- Last, so it also covers the audit row of the delete just above.
+    UPDATE @extschema@.quota_audit a
+       SET object_key = new_id,
+           old_value = CASE WHEN a.old_value ? 'user_id'
+                            THEN jsonb_set(a.old_value, '{user_id}', to_jsonb(new_id)) ELSE a.old_value END,
+           new_value = CASE WHEN a.new_value ? 'user_id'
+                            THEN jsonb_set(a.new_value, '{user_id}', to_jsonb(new_id)) ELSE a.new_value END
+     WHERE a.object_type = 'user' AND a.object_key = old_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    object := 'quota_audit'; rows_changed := n; RETURN NEXT;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_forget_user(text, text) IS
-'Erasure: reassigns every ledger and rollup row of user_id to an anonymous subject (default a fresh random id), keeping all totals; returns the rows changed per table and the subject they now belong to';
+'Erasure: reassigns every ledger, rollup and quota alert row of user_id to an anonymous subject (default a fresh random id), keeping all totals; removes the user''s quota assignment, block and reservations and rewrites their audit rows; returns the rows changed per table and the subject they now belong to';
 REVOKE ALL ON FUNCTION @extschema@.usage_forget_user(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_forget_user(text, text) TO tokenledger_admin;
