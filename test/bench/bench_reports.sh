@@ -101,8 +101,8 @@ latency() { # sql file -> average latency in ms
     "$PGBENCH" -n -f "$1" -t "$2" 2>&1 | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
 }
 
-md="$RESULTS/reports-$STAMP.md"
-json="$RESULTS/reports-$STAMP.json"
+md="$RESULTS/reports.md"
+json="$RESULTS/reports.json"
 {
     echo "# Reports benchmark ($STAMP)"
     echo

@@ -44,10 +44,10 @@ SQL
 mkdir -p "$WORK/scripts"
 cat > "$WORK/scripts/plain.sql" <<'SQL'
 \set u random(1, 500)
-INSERT INTO bench_plain (occurred_at, event_id, input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd,
+INSERT INTO bench_plain (occurred_at, event_id, total_tokens, input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd,
     cache_write_cost_nano_usd, reasoning_cost_nano_usd, total_cost_nano_usd, input_tokens, output_tokens,
     cache_read_tokens, model_id, price_id, provider_id, request_type_id, service_tier, user_id)
-VALUES (now(), nextval('bench_plain_seq'), 3000000, 3000000, 0, 0, 0, 6000000, 1200, 300, 0, 1, 1, 1, 1, 's', 'user-' || :u);
+VALUES (now(), nextval('bench_plain_seq'), 1500, 3000000, 3000000, 0, 0, 0, 6000000, 1200, 300, 0, 1, 1, 1, 1, 's', 'user-' || :u);
 SQL
 cat > "$WORK/scripts/priced.sql" <<'SQL'
 \set u random(1, 500)
@@ -148,9 +148,9 @@ fi
 "${PSQL[@]}" <<SQL
 TRUNCATE usage_log;
 INSERT INTO usage_models (name) VALUES ('gpt-4o'), ('claude-sonnet-4-0'), ('gemini-2.5-flash'), ('o3') ON CONFLICT DO NOTHING;
-INSERT INTO usage_log (occurred_at, event_id, input_tokens, output_tokens, cache_read_tokens, model_id, request_type_id, user_id)
+INSERT INTO usage_log (occurred_at, event_id, total_tokens, input_tokens, output_tokens, cache_read_tokens, model_id, request_type_id, user_id)
 SELECT timestamptz '2025-07-01 00:00+00' + (g % 2592000) * interval '1 second', nextval('usage_event_id_seq'),
-       100 + g % 5000, 50 + g % 900, g % 3000,
+       (100 + g % 5000) + (50 + g % 900) + g % 3000, 100 + g % 5000, 50 + g % 900, g % 3000,
        (SELECT model_id FROM usage_models WHERE name = (ARRAY['gpt-4o', 'claude-sonnet-4-0', 'gemini-2.5-flash', 'o3'])[1 + g % 4]),
        1, 'user-' || (g % 500)
 FROM generate_series(1, $EVENTS) g;
