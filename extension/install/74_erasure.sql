@@ -36,38 +36,19 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     object := 'usage_log'; rows_changed := n; reassigned_to := new_id; RETURN NEXT;
 
+    -- Rollup rows move to the subject by merging, so they add to any rows
+    -- the subject already has for the same key.
+    IF pg_catalog.to_regclass('pg_temp.tokenledger_forget') IS NULL THEN
+        CREATE TEMP TABLE tokenledger_forget (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DROP;
+    END IF;
     FOREACH t IN ARRAY ARRAY['usage_rollup_hourly', 'usage_rollup_daily'] LOOP
-        EXECUTE format($q$
-            WITH moved AS (DELETE FROM %1$I.%2$I r WHERE r.user_id = $1 RETURNING r.*)
-            INSERT INTO %1$I.%2$I AS t
-            SELECT m.bucket, m.requests, m.unpriced_requests, m.input_tokens, m.output_tokens, m.cache_read_tokens,
-                   m.cache_write_tokens, m.cache_write_1h_tokens, m.reasoning_tokens, m.total_tokens,
-                   m.input_cost_nano_usd, m.output_cost_nano_usd, m.cache_read_cost_nano_usd,
-                   m.cache_write_cost_nano_usd, m.reasoning_cost_nano_usd, m.total_cost_nano_usd,
-                   m.latency_sum_ms, m.latency_count, m.model_id, m.endpoint_id, m.provider_id, m.success,
-                   $2, m.latency_hist
-            FROM moved m
-            ON CONFLICT (bucket, user_id, provider_id, model_id, endpoint_id, success) DO UPDATE SET
-                requests = t.requests + excluded.requests,
-                unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
-                input_tokens = t.input_tokens + excluded.input_tokens,
-                output_tokens = t.output_tokens + excluded.output_tokens,
-                cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens,
-                cache_write_tokens = t.cache_write_tokens + excluded.cache_write_tokens,
-                cache_write_1h_tokens = t.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-                reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens,
-                total_tokens = t.total_tokens + excluded.total_tokens,
-                input_cost_nano_usd = t.input_cost_nano_usd + excluded.input_cost_nano_usd,
-                output_cost_nano_usd = t.output_cost_nano_usd + excluded.output_cost_nano_usd,
-                cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + excluded.cache_read_cost_nano_usd,
-                cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + excluded.cache_write_cost_nano_usd,
-                reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + excluded.reasoning_cost_nano_usd,
-                total_cost_nano_usd = t.total_cost_nano_usd + excluded.total_cost_nano_usd,
-                latency_sum_ms = t.latency_sum_ms + excluded.latency_sum_ms,
-                latency_count = t.latency_count + excluded.latency_count,
-                latency_hist = %1$I.usage_hist_add(t.latency_hist, excluded.latency_hist)
-        $q$, (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), t) USING old_id, new_id;
-        GET DIAGNOSTICS n = ROW_COUNT;
+        TRUNCATE pg_temp.tokenledger_forget;
+        EXECUTE format('WITH moved AS (DELETE FROM %I.%I r WHERE r.user_id = $1 RETURNING r.*) '
+                       'INSERT INTO pg_temp.tokenledger_forget SELECT * FROM moved',
+                       (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), t)
+            USING old_id;
+        UPDATE pg_temp.tokenledger_forget SET user_id = new_id;
+        n := @extschema@.usage_rollup_merge(t, 'tokenledger_forget');
         object := t; rows_changed := n; RETURN NEXT;
     END LOOP;
 
