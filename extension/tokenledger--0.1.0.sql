@@ -3286,6 +3286,55 @@ COMMENT ON POLICY usage_rollup_hourly_reader ON @extschema@.usage_rollup_hourly 
 COMMENT ON POLICY usage_rollup_daily_admin ON @extschema@.usage_rollup_daily IS 'Admins read and maintain every rollup row';
 COMMENT ON POLICY usage_rollup_daily_reader ON @extschema@.usage_rollup_daily IS 'A reader sees only rows whose user_id is their own role name';
 
+-- The one place that says how rollup rows combine: adds the rows of a
+-- staging table (shaped like the rollup tables, one row per key) into
+-- usage_rollup_hourly or usage_rollup_daily; a new key is inserted, an
+-- existing one has every counter summed. Used by the fold and by erasure.
+CREATE FUNCTION @extschema@.usage_rollup_merge(target text, source text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n bigint;
+BEGIN
+    IF target IS NULL OR target NOT IN ('usage_rollup_hourly', 'usage_rollup_daily') THEN
+        RAISE EXCEPTION 'unknown rollup table "%"', target
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use usage_rollup_hourly or usage_rollup_daily.';
+    END IF;
+    EXECUTE format($q$
+        INSERT INTO %1$I.%2$I AS t SELECT * FROM pg_temp.%3$I
+        ON CONFLICT (bucket, user_id, provider_id, model_id, endpoint_id, success) DO UPDATE SET
+        requests = t.requests + excluded.requests,
+        unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+        input_tokens = t.input_tokens + excluded.input_tokens,
+        output_tokens = t.output_tokens + excluded.output_tokens,
+        cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens,
+        cache_write_tokens = t.cache_write_tokens + excluded.cache_write_tokens,
+        cache_write_1h_tokens = t.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+        reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens,
+        total_tokens = t.total_tokens + excluded.total_tokens,
+        input_cost_nano_usd = t.input_cost_nano_usd + excluded.input_cost_nano_usd,
+        output_cost_nano_usd = t.output_cost_nano_usd + excluded.output_cost_nano_usd,
+        cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + excluded.cache_read_cost_nano_usd,
+        cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + excluded.cache_write_cost_nano_usd,
+        reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + excluded.reasoning_cost_nano_usd,
+        total_cost_nano_usd = t.total_cost_nano_usd + excluded.total_cost_nano_usd,
+        latency_sum_ms = t.latency_sum_ms + excluded.latency_sum_ms,
+        latency_count = t.latency_count + excluded.latency_count,
+        latency_hist = %1$I.usage_hist_add(t.latency_hist, excluded.latency_hist)
+    $q$, (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace),
+       target, source);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_rollup_merge(text, text) IS
+'Internal: adds the rows of a pg_temp staging table into usage_rollup_hourly or usage_rollup_daily, summing counters of existing keys; returns the rows inserted or updated';
+REVOKE ALL ON FUNCTION @extschema@.usage_rollup_merge(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_merge(text, text) TO tokenledger_admin;
+
 -- Folds the ledger rows with lo < event_id <= hi into both rollup tables.
 -- Internal: only usage_rollup calls it, under the rollup lock.
 CREATE FUNCTION @extschema@.usage_rollup_fold(lo bigint, hi bigint)
@@ -3299,6 +3348,7 @@ DECLARE
 BEGIN
     IF pg_catalog.to_regclass('pg_temp.tokenledger_fold') IS NULL THEN
         CREATE TEMP TABLE tokenledger_fold (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE tokenledger_fold_daily (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DELETE ROWS;
     END IF;
     TRUNCATE pg_temp.tokenledger_fold;
     -- One pass over the raw rows, grouped by hour and key.
@@ -3318,30 +3368,12 @@ BEGIN
     GROUP BY 1, l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id;
     SELECT coalesce(sum(f.requests), 0) INTO n FROM pg_temp.tokenledger_fold f;
 
-    INSERT INTO @extschema@.usage_rollup_hourly AS t SELECT * FROM pg_temp.tokenledger_fold
-    ON CONFLICT (bucket, user_id, provider_id, model_id, endpoint_id, success) DO UPDATE SET
-        requests = t.requests + excluded.requests,
-        unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
-        input_tokens = t.input_tokens + excluded.input_tokens,
-        output_tokens = t.output_tokens + excluded.output_tokens,
-        cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens,
-        cache_write_tokens = t.cache_write_tokens + excluded.cache_write_tokens,
-        cache_write_1h_tokens = t.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-        reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens,
-        total_tokens = t.total_tokens + excluded.total_tokens,
-        input_cost_nano_usd = t.input_cost_nano_usd + excluded.input_cost_nano_usd,
-        output_cost_nano_usd = t.output_cost_nano_usd + excluded.output_cost_nano_usd,
-        cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + excluded.cache_read_cost_nano_usd,
-        cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + excluded.cache_write_cost_nano_usd,
-        reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + excluded.reasoning_cost_nano_usd,
-        total_cost_nano_usd = t.total_cost_nano_usd + excluded.total_cost_nano_usd,
-        latency_sum_ms = t.latency_sum_ms + excluded.latency_sum_ms,
-        latency_count = t.latency_count + excluded.latency_count,
-        latency_hist = @extschema@.usage_hist_add(t.latency_hist, excluded.latency_hist);
+    PERFORM @extschema@.usage_rollup_merge('usage_rollup_hourly', 'tokenledger_fold');
 
     -- Days from hours, except hours that straddle a day boundary of the day
     -- zone (zones with half-hour offsets), which come from the raw rows.
-    INSERT INTO @extschema@.usage_rollup_daily AS t
+    TRUNCATE pg_temp.tokenledger_fold_daily;
+    INSERT INTO pg_temp.tokenledger_fold_daily
     SELECT u.day, sum(u.requests), sum(u.unpriced_requests),
            sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_read_tokens), sum(u.cache_write_tokens),
            sum(u.cache_write_1h_tokens), sum(u.reasoning_tokens), sum(u.total_tokens),
@@ -3387,26 +3419,8 @@ BEGIN
             input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, cache_write_cost_nano_usd,
             reasoning_cost_nano_usd, total_cost_nano_usd, latency_sum_ms, latency_count,
             model_id, endpoint_id, provider_id, success, user_id, latency_hist)
-    GROUP BY u.day, u.model_id, u.endpoint_id, u.provider_id, u.success, u.user_id
-    ON CONFLICT (bucket, user_id, provider_id, model_id, endpoint_id, success) DO UPDATE SET
-        requests = t.requests + excluded.requests,
-        unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
-        input_tokens = t.input_tokens + excluded.input_tokens,
-        output_tokens = t.output_tokens + excluded.output_tokens,
-        cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens,
-        cache_write_tokens = t.cache_write_tokens + excluded.cache_write_tokens,
-        cache_write_1h_tokens = t.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-        reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens,
-        total_tokens = t.total_tokens + excluded.total_tokens,
-        input_cost_nano_usd = t.input_cost_nano_usd + excluded.input_cost_nano_usd,
-        output_cost_nano_usd = t.output_cost_nano_usd + excluded.output_cost_nano_usd,
-        cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + excluded.cache_read_cost_nano_usd,
-        cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + excluded.cache_write_cost_nano_usd,
-        reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + excluded.reasoning_cost_nano_usd,
-        total_cost_nano_usd = t.total_cost_nano_usd + excluded.total_cost_nano_usd,
-        latency_sum_ms = t.latency_sum_ms + excluded.latency_sum_ms,
-        latency_count = t.latency_count + excluded.latency_count,
-        latency_hist = @extschema@.usage_hist_add(t.latency_hist, excluded.latency_hist);
+    GROUP BY u.day, u.model_id, u.endpoint_id, u.provider_id, u.success, u.user_id;
+    PERFORM @extschema@.usage_rollup_merge('usage_rollup_daily', 'tokenledger_fold_daily');
     RETURN n;
 END
 $fn$;
@@ -4540,38 +4554,19 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     object := 'usage_log'; rows_changed := n; reassigned_to := new_id; RETURN NEXT;
 
+    -- Rollup rows move to the subject by merging, so they add to any rows
+    -- the subject already has for the same key.
+    IF pg_catalog.to_regclass('pg_temp.tokenledger_forget') IS NULL THEN
+        CREATE TEMP TABLE tokenledger_forget (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DROP;
+    END IF;
     FOREACH t IN ARRAY ARRAY['usage_rollup_hourly', 'usage_rollup_daily'] LOOP
-        EXECUTE format($q$
-            WITH moved AS (DELETE FROM %1$I.%2$I r WHERE r.user_id = $1 RETURNING r.*)
-            INSERT INTO %1$I.%2$I AS t
-            SELECT m.bucket, m.requests, m.unpriced_requests, m.input_tokens, m.output_tokens, m.cache_read_tokens,
-                   m.cache_write_tokens, m.cache_write_1h_tokens, m.reasoning_tokens, m.total_tokens,
-                   m.input_cost_nano_usd, m.output_cost_nano_usd, m.cache_read_cost_nano_usd,
-                   m.cache_write_cost_nano_usd, m.reasoning_cost_nano_usd, m.total_cost_nano_usd,
-                   m.latency_sum_ms, m.latency_count, m.model_id, m.endpoint_id, m.provider_id, m.success,
-                   $2, m.latency_hist
-            FROM moved m
-            ON CONFLICT (bucket, user_id, provider_id, model_id, endpoint_id, success) DO UPDATE SET
-                requests = t.requests + excluded.requests,
-                unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
-                input_tokens = t.input_tokens + excluded.input_tokens,
-                output_tokens = t.output_tokens + excluded.output_tokens,
-                cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens,
-                cache_write_tokens = t.cache_write_tokens + excluded.cache_write_tokens,
-                cache_write_1h_tokens = t.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-                reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens,
-                total_tokens = t.total_tokens + excluded.total_tokens,
-                input_cost_nano_usd = t.input_cost_nano_usd + excluded.input_cost_nano_usd,
-                output_cost_nano_usd = t.output_cost_nano_usd + excluded.output_cost_nano_usd,
-                cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + excluded.cache_read_cost_nano_usd,
-                cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + excluded.cache_write_cost_nano_usd,
-                reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + excluded.reasoning_cost_nano_usd,
-                total_cost_nano_usd = t.total_cost_nano_usd + excluded.total_cost_nano_usd,
-                latency_sum_ms = t.latency_sum_ms + excluded.latency_sum_ms,
-                latency_count = t.latency_count + excluded.latency_count,
-                latency_hist = %1$I.usage_hist_add(t.latency_hist, excluded.latency_hist)
-        $q$, (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), t) USING old_id, new_id;
-        GET DIAGNOSTICS n = ROW_COUNT;
+        TRUNCATE pg_temp.tokenledger_forget;
+        EXECUTE format('WITH moved AS (DELETE FROM %I.%I r WHERE r.user_id = $1 RETURNING r.*) '
+                       'INSERT INTO pg_temp.tokenledger_forget SELECT * FROM moved',
+                       (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), t)
+            USING old_id;
+        UPDATE pg_temp.tokenledger_forget SET user_id = new_id;
+        n := @extschema@.usage_rollup_merge(t, 'tokenledger_forget');
         object := t; rows_changed := n; RETURN NEXT;
     END LOOP;
 
