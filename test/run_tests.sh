@@ -7,8 +7,10 @@ TL_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$TL_ROOT/test/lib/bootstrap.sh"
 . "$TL_ROOT/test/lib/cluster.sh"
 
-PASSED=0; FAILED=0
+PASSED=0; FAILED=0; FAILED_SUITES=()
 tally() { PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2)); }
+# Names a failed suite again at the end, where CI logs show only the tail.
+failed_suite() { FAILED_SUITES+=("$1"); }
 
 tl_bootstrap_packages || { echo "package bootstrap failed"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -50,6 +52,7 @@ run_pg_regress() {
         --dbname=tl_regress $tests 2>&1 | tee "$WORK/regress.log"
     if ! count_regress "$WORK/regress.log" "${PIPESTATUS[0]}"; then
         cat "$WORK/out/regress/regression.diffs" 2>/dev/null
+        failed_suite "pg_regress: $(grep -E '\.\.\. FAILED' "$WORK/regress.log" | awk '{print $2}' | xargs)"
     fi
 }
 
@@ -65,6 +68,7 @@ run_isolation() {
         --use-existing --dbname=tl_isolation $specs 2>&1 | tee "$WORK/isolation.log"
     if ! count_regress "$WORK/isolation.log" "${PIPESTATUS[0]}"; then
         cat "$WORK/out/isolation/regression.diffs" 2>/dev/null
+        failed_suite "isolation: $(grep -E '\.\.\. FAILED' "$WORK/isolation.log" | awk '{print $2}' | xargs)"
     fi
 }
 
@@ -77,19 +81,25 @@ run_pgtap() {
         || { tally 0 1; return; }
     # One pg_prove per file, so each file counts as one test.
     for f in $files; do
-        if pg_prove --ext .sql -d "$PGDATABASE" "$f"; then tally 1 0; else tally 0 1; fi
+        if pg_prove --ext .sql -d "$PGDATABASE" "$f" 2>&1 | tee "$WORK/pgtap.log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+            tally 1 0
+        else
+            tally 0 1; failed_suite "pgTAP $(basename "$f"): $(grep -E '^# Failed test' "$WORK/pgtap.log" | xargs)"
+        fi
     done
 }
 
 run_dump_restore() {
     echo "==> pg_dump / pg_restore round trip"
-    if TMPDIR="$WORK" bash "$TL_ROOT/test/dump_restore.sh" "$BINDIR"; then tally 1 0; else tally 0 1; fi
+    if TMPDIR="$WORK" bash "$TL_ROOT/test/dump_restore.sh" "$BINDIR"; then tally 1 0; else tally 0 1; failed_suite "dump/restore"; fi
 }
 
 run_release_check() {
     echo "==> release checks (frozen scripts, upgrade = fresh install)"
     TMPDIR="$WORK" bash "$TL_ROOT/test/release_check.sh" | tee "$WORK/release.log"
     tally "$(grep -c '^ok - ' "$WORK/release.log")" "$(grep -c '^FAILED - ' "$WORK/release.log")"
+    grep -q '^FAILED - ' "$WORK/release.log" && failed_suite "release checks: $(grep '^FAILED - ' "$WORK/release.log" | xargs)"
+    return 0
 }
 
 # Pricing importers against the public catalogs in shared/data beside the
@@ -102,7 +112,7 @@ run_pricing_import() {
     echo "==> pricing importers (catalogs in $data)"
     psql -X -q -t -A -v data="$(cd "$data" && pwd)" -f "$TL_ROOT/test/pricing/import_catalogs.sql" 2>&1 \
         | tee "$WORK/pricing_import.log"
-    count_regress "$WORK/pricing_import.log" "${PIPESTATUS[0]}"
+    count_regress "$WORK/pricing_import.log" "${PIPESTATUS[0]}" || failed_suite "pricing importers"
 }
 
 run_ctest() {
@@ -114,7 +124,7 @@ run_ctest() {
     if [ "$(id -u)" -eq 0 ]; then export TL_PGRUNAS=postgres; fi
     if ! { cmake -S "$TL_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Debug >/dev/null \
            && cmake --build "$build" -j2 >"$WORK/cmake-build.log" 2>&1; }; then
-        cat "$WORK/cmake-build.log"; tally 0 1; return
+        cat "$WORK/cmake-build.log"; tally 0 1; failed_suite "client build"; return
     fi
     (cd "$build" && ctest --output-on-failure) 2>&1 | tee "$WORK/ctest.log"
     local line total bad
@@ -122,6 +132,7 @@ run_ctest() {
     total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
     bad=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
     if [ -n "$line" ]; then tally $((total - bad)) "$bad"; else tally 0 1; fi
+    [ -n "$line" ] && [ "$bad" -eq 0 ] || failed_suite "ctest: $(grep -E '\*\*\*Failed|Failed  ' "$WORK/ctest.log" | sed -E 's/.*Test +#[0-9]+: //; s/ \.{3,}.*//' | xargs)"
 }
 
 run_pg_regress
@@ -133,5 +144,6 @@ run_release_check
 run_ctest
 
 echo
+for suite in "${FAILED_SUITES[@]}"; do echo "FAILED: $suite"; done
 echo "${PASSED} passed, ${FAILED} failed"
 [ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]

@@ -10,13 +10,18 @@ SELECT plan(8);
 SELECT lives_ok($$ SELECT usage_unschedule() $$, 'usage_unschedule works when nothing is scheduled');
 SELECT usage_log_insert('tap-cron-user', 'gpt-4o', input_tokens => 3) AS cron_event \gset
 
-CREATE FUNCTION pg_temp.wait_for_watermark(target bigint, timeout_s integer) RETURNS boolean
+-- Polls a boolean query once a second until it holds or the timeout passes.
+-- pg_cron writes a run's final status after the job's own transaction commits,
+-- so "the watermark moved" and "the run is recorded" are waited for separately.
+CREATE FUNCTION pg_temp.wait_until(condition text, timeout_s integer) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     deadline timestamptz := clock_timestamp() + make_interval(secs => timeout_s);
+    holds boolean;
 BEGIN
     LOOP
-        IF (SELECT watermark FROM usage_rollup_state) >= target THEN
+        EXECUTE condition INTO holds;
+        IF holds THEN
             RETURN true;
         END IF;
         IF clock_timestamp() > deadline THEN
@@ -37,10 +42,10 @@ SELECT is((SELECT string_agg(format('%s | %s | %s', schedule, database, command)
     format('17 3 * * * | %s | CALL public.usage_maintenance(); * * * * * | %s | CALL public.usage_rollup()', current_database(), current_database()),
     'the jobs are updated in place, not duplicated, and run in this database');
 
-SELECT ok(pg_temp.wait_for_watermark(:cron_event, 90),
+SELECT ok(pg_temp.wait_until(format('SELECT watermark >= %s FROM usage_rollup_state', :cron_event), 90),
     'within 90 s the pg_cron job rolls up an event committed before it ran');
-SELECT ok(EXISTS (SELECT 1 FROM cron.job_run_details d JOIN cron.job j USING (jobid)
-                  WHERE j.jobname = 'tokenledger-rollup-' || current_database()::text AND d.status = 'succeeded'),
+SELECT ok(pg_temp.wait_until($$ SELECT EXISTS (SELECT 1 FROM cron.job_run_details d JOIN cron.job j USING (jobid)
+                  WHERE j.jobname = 'tokenledger-rollup-' || current_database() AND d.status = 'succeeded') $$, 30),
     'pg_cron records a successful rollup run');
 
 SELECT set_eq($$ SELECT usage_unschedule() $$,
