@@ -238,69 +238,71 @@ COMMENT ON POLICY usage_rollup_daily_admin ON @extschema@.usage_rollup_daily IS 
 COMMENT ON POLICY usage_rollup_daily_reader ON @extschema@.usage_rollup_daily IS 'A reader sees only rows whose user_id is their own role name';
 
 -- The one place that says how rollup rows combine: adds the rows of a
--- staging table (shaped like the rollup tables, one row per key) into
--- usage_rollup_hourly or usage_rollup_daily; a new key is inserted, an
--- existing one has every counter summed. Used by the fold and by erasure.
+-- pg_temp staging table (with the target's column names, one row per key)
+-- into a rollup or summary table; a new key is inserted, an existing one
+-- has every counter summed (histograms elementwise; first/last buckets take
+-- the earlier/later). Used by the fold, the reprice hook and erasure.
 CREATE FUNCTION @extschema@.usage_rollup_merge(target text, source text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    s text := (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace);
+    rel oid;
+    cols text;
+    keys text;
+    sets text;
     n bigint;
 BEGIN
-    IF target IS NULL OR target NOT IN ('usage_rollup_hourly', 'usage_rollup_daily') THEN
+    IF target IS NULL OR target NOT IN ('usage_rollup_hourly', 'usage_rollup_daily', 'usage_rollup_platform_hourly',
+                                        'usage_rollup_platform_daily', 'usage_rollup_user_totals') THEN
         RAISE EXCEPTION 'unknown rollup table "%"', target
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use usage_rollup_hourly or usage_rollup_daily.';
+                  HINT = 'Use usage_rollup_hourly, usage_rollup_daily, usage_rollup_platform_hourly, usage_rollup_platform_daily or usage_rollup_user_totals.';
     END IF;
-    EXECUTE format($q$
-        INSERT INTO %1$I.%2$I AS t SELECT * FROM pg_temp.%3$I
-        ON CONFLICT (bucket, user_id, provider_id, model_id, endpoint_id, success) DO UPDATE SET
-        requests = t.requests + excluded.requests,
-        unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
-        input_tokens = t.input_tokens + excluded.input_tokens,
-        output_tokens = t.output_tokens + excluded.output_tokens,
-        cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens,
-        cache_write_tokens = t.cache_write_tokens + excluded.cache_write_tokens,
-        cache_write_1h_tokens = t.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-        reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens,
-        total_tokens = t.total_tokens + excluded.total_tokens,
-        input_cost_nano_usd = t.input_cost_nano_usd + excluded.input_cost_nano_usd,
-        output_cost_nano_usd = t.output_cost_nano_usd + excluded.output_cost_nano_usd,
-        cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + excluded.cache_read_cost_nano_usd,
-        cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + excluded.cache_write_cost_nano_usd,
-        reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + excluded.reasoning_cost_nano_usd,
-        total_cost_nano_usd = t.total_cost_nano_usd + excluded.total_cost_nano_usd,
-        latency_sum_ms = t.latency_sum_ms + excluded.latency_sum_ms,
-        latency_count = t.latency_count + excluded.latency_count,
-        latency_hist = %1$I.usage_hist_add(t.latency_hist, excluded.latency_hist)
-    $q$, (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace),
-       target, source);
+    rel := format('%I.%I', s, target)::regclass;
+    SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum),
+           string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) FILTER (WHERE a.attnum = ANY (i.indkey)),
+           string_agg(CASE WHEN a.atttypid = 'bigint[]'::regtype
+                           THEN format('%1$I = %2$I.usage_hist_add(t.%1$I, excluded.%1$I)', a.attname, s)
+                           WHEN a.attname = 'first_bucket' THEN 'first_bucket = least(t.first_bucket, excluded.first_bucket)'
+                           WHEN a.attname = 'last_bucket' THEN 'last_bucket = greatest(t.last_bucket, excluded.last_bucket)'
+                           ELSE format('%1$I = t.%1$I + excluded.%1$I', a.attname) END, ', ' ORDER BY a.attnum)
+               FILTER (WHERE NOT a.attnum = ANY (i.indkey))
+      INTO cols, keys, sets
+    FROM pg_catalog.pg_attribute a
+    JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+    WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE format('INSERT INTO %I.%I AS t (%s) SELECT %s FROM pg_temp.%I ON CONFLICT (%s) DO UPDATE SET %s',
+                   s, target, cols, cols, source, keys, sets);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_rollup_merge(text, text) IS
-'Internal: adds the rows of a pg_temp staging table into usage_rollup_hourly or usage_rollup_daily, summing counters of existing keys; returns the rows inserted or updated';
+'Internal: adds the rows of a pg_temp staging table into a rollup or summary table, summing counters of existing keys; returns the rows inserted or updated';
 REVOKE ALL ON FUNCTION @extschema@.usage_rollup_merge(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_merge(text, text) TO tokenledger_admin;
 
--- Folds the ledger rows with lo < event_id <= hi into both rollup tables.
--- Internal: only usage_rollup calls it, under the rollup lock.
+-- Folds the ledger rows with lo < event_id <= hi into every rollup and
+-- summary table. One pass over the raw rows gives the hourly rows; every
+-- other table is derived from those (days from hours) in the same
+-- transaction. Internal: only usage_rollup calls it, under the rollup lock.
+-- Hash aggregation of a batch needs more than the default work_mem; JIT
+-- compiles longer than these queries run.
 CREATE FUNCTION @extschema@.usage_rollup_fold(lo bigint, hi bigint)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET work_mem = '64MB'
+SET jit = off
 AS $fn$
 DECLARE
     dtz text := (SELECT s.day_timezone FROM @extschema@.usage_rollup_state s);
     n bigint;
 BEGIN
-    IF pg_catalog.to_regclass('pg_temp.tokenledger_fold') IS NULL THEN
-        CREATE TEMP TABLE tokenledger_fold (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE tokenledger_fold_daily (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DELETE ROWS;
-    END IF;
+    PERFORM @extschema@.usage_rollup_staging();
     TRUNCATE pg_temp.tokenledger_fold;
     -- One pass over the raw rows, grouped by hour and key.
     INSERT INTO pg_temp.tokenledger_fold
@@ -372,11 +374,61 @@ BEGIN
             model_id, endpoint_id, provider_id, success, user_id, latency_hist)
     GROUP BY u.day, u.model_id, u.endpoint_id, u.provider_id, u.success, u.user_id;
     PERFORM @extschema@.usage_rollup_merge('usage_rollup_daily', 'tokenledger_fold_daily');
+    PERFORM @extschema@.usage_rollup_fan_out();
     RETURN n;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_rollup_fold(bigint, bigint) IS
-'Internal: adds the ledger rows with lo < event_id <= hi to the hourly and daily rollups; returns how many rows it folded';
+'Internal: adds the ledger rows with lo < event_id <= hi to the hourly and daily rollups and every summary table; returns how many rows it folded';
+
+-- Derives the summary tables' share from the staged hourly and daily rows
+-- (tokenledger_fold, tokenledger_fold_daily) and adds it. The staged rows
+-- are amounts to add: new events (fold), cost changes (reprice).
+CREATE FUNCTION @extschema@.usage_rollup_fan_out()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    TRUNCATE pg_temp.tokenledger_fold_platform;
+    INSERT INTO pg_temp.tokenledger_fold_platform
+    SELECT f.bucket, sum(f.requests), sum(f.unpriced_requests),
+           sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
+           sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
+           sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
+           sum(f.cache_write_cost_nano_usd), sum(f.reasoning_cost_nano_usd), sum(f.total_cost_nano_usd),
+           sum(f.latency_sum_ms), sum(f.latency_count),
+           f.model_id, f.endpoint_id, f.provider_id, f.success, @extschema@.usage_hist_sum(f.latency_hist)
+    FROM pg_temp.tokenledger_fold f
+    GROUP BY f.bucket, f.model_id, f.endpoint_id, f.provider_id, f.success;
+    PERFORM @extschema@.usage_rollup_merge('usage_rollup_platform_hourly', 'tokenledger_fold_platform');
+
+    TRUNCATE pg_temp.tokenledger_fold_platform;
+    INSERT INTO pg_temp.tokenledger_fold_platform
+    SELECT f.bucket, sum(f.requests), sum(f.unpriced_requests),
+           sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
+           sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
+           sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
+           sum(f.cache_write_cost_nano_usd), sum(f.reasoning_cost_nano_usd), sum(f.total_cost_nano_usd),
+           sum(f.latency_sum_ms), sum(f.latency_count),
+           f.model_id, f.endpoint_id, f.provider_id, f.success, @extschema@.usage_hist_sum(f.latency_hist)
+    FROM pg_temp.tokenledger_fold_daily f
+    GROUP BY f.bucket, f.model_id, f.endpoint_id, f.provider_id, f.success;
+    PERFORM @extschema@.usage_rollup_merge('usage_rollup_platform_daily', 'tokenledger_fold_platform');
+
+    TRUNCATE pg_temp.tokenledger_user_delta;
+    INSERT INTO pg_temp.tokenledger_user_delta
+    SELECT f.user_id, f.bucket, sum(f.requests), coalesce(sum(f.requests) FILTER (WHERE NOT f.success), 0),
+           sum(f.unpriced_requests), sum(f.total_tokens), sum(f.total_cost_nano_usd)
+    FROM pg_temp.tokenledger_fold f
+    GROUP BY f.user_id, f.bucket;
+    PERFORM @extschema@.usage_rollup_add_user_deltas();
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_rollup_fan_out() IS
+'Internal: adds the staged hourly and daily rollup amounts to the platform and per-user summary tables';
+REVOKE ALL ON FUNCTION @extschema@.usage_rollup_fan_out() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_fan_out() TO tokenledger_admin;
 REVOKE ALL ON FUNCTION @extschema@.usage_rollup_fold(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_fold(bigint, bigint) TO tokenledger_admin;
 
@@ -439,9 +491,10 @@ GRANT EXECUTE ON PROCEDURE @extschema@.usage_rollup(integer) TO tokenledger_admi
 -- The reprice hook. usage_reprice updates the ledger's costs, fills the temp
 -- table tokenledger_cost_deltas with new - old per event (NULL as 0), and
 -- calls this under the rollup lock. Events at or below the watermark have
--- their deltas added to their hourly and daily rows; the others will be
--- folded from their (already updated) raw rows. unpriced_requests of the
--- touched rows is recounted from the ledger. Returns the events applied.
+-- their deltas added to their hourly and daily rows and to every summary
+-- table; the others will be folded from their (already updated) raw rows.
+-- unpriced_requests of the touched rows is recounted from the ledger.
+-- Returns the events applied.
 CREATE FUNCTION @extschema@.usage_rollup_apply_cost_deltas()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -476,50 +529,57 @@ BEGIN
     GROUP BY 1, 2, 3, 4, 5, 6, 7;
     SELECT coalesce(sum(g.events), 0) INTO n FROM pg_temp.tokenledger_delta_groups g;
 
-    UPDATE @extschema@.usage_rollup_hourly t SET
-        input_cost_nano_usd = t.input_cost_nano_usd + g.input_c,
-        output_cost_nano_usd = t.output_cost_nano_usd + g.output_c,
-        cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + g.cache_read_c,
-        cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + g.cache_write_c,
-        reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + g.reasoning_c,
-        total_cost_nano_usd = t.total_cost_nano_usd + g.total_c,
-        unpriced_requests = (SELECT count(*) FROM @extschema@.usage_log l
-                             WHERE l.occurred_at >= t.bucket AND l.occurred_at < t.bucket + interval '1 hour'
-                               AND l.event_id <= wm AND l.user_id = t.user_id AND l.model_id = t.model_id
-                               AND coalesce(l.provider_id, 0) = t.provider_id AND coalesce(l.endpoint_id, 0) = t.endpoint_id
-                               AND l.success = t.success AND l.total_cost_nano_usd IS NULL)
+    -- The change to each touched hourly and daily row, as amounts to add:
+    -- the cost deltas, and unpriced_requests recounted from the ledger
+    -- minus its current value. The fan-out carries them into the summaries.
+    PERFORM @extschema@.usage_rollup_staging();
+    TRUNCATE pg_temp.tokenledger_fold, pg_temp.tokenledger_fold_daily;
+    INSERT INTO pg_temp.tokenledger_fold
+    SELECT g.hour, 0,
+           (SELECT count(*) FROM @extschema@.usage_log l
+            WHERE l.occurred_at >= g.hour AND l.occurred_at < g.hour + interval '1 hour'
+              AND l.event_id <= wm AND l.user_id = g.user_id AND l.model_id = g.model_id
+              AND coalesce(l.provider_id, 0) = g.provider_id AND coalesce(l.endpoint_id, 0) = g.endpoint_id
+              AND l.success = g.success AND l.total_cost_nano_usd IS NULL) - coalesce(t.unpriced_requests, 0),
+           0, 0, 0, 0, 0, 0, 0,
+           g.input_c, g.output_c, g.cache_read_c, g.cache_write_c, g.reasoning_c, g.total_c, 0, 0,
+           g.model_id, g.endpoint_id, g.provider_id, g.success, g.user_id, '{}'
     FROM (SELECT hour, user_id, provider_id, model_id, endpoint_id, success,
                  sum(input_c) input_c, sum(output_c) output_c, sum(cache_read_c) cache_read_c,
                  sum(cache_write_c) cache_write_c, sum(reasoning_c) reasoning_c, sum(total_c) total_c
           FROM pg_temp.tokenledger_delta_groups GROUP BY 1, 2, 3, 4, 5, 6) g
-    WHERE t.bucket = g.hour AND t.user_id = g.user_id AND t.provider_id = g.provider_id
-      AND t.model_id = g.model_id AND t.endpoint_id = g.endpoint_id AND t.success = g.success;
+    LEFT JOIN @extschema@.usage_rollup_hourly t
+      ON t.bucket = g.hour AND t.user_id = g.user_id AND t.provider_id = g.provider_id
+     AND t.model_id = g.model_id AND t.endpoint_id = g.endpoint_id AND t.success = g.success;
 
-    UPDATE @extschema@.usage_rollup_daily t SET
-        input_cost_nano_usd = t.input_cost_nano_usd + g.input_c,
-        output_cost_nano_usd = t.output_cost_nano_usd + g.output_c,
-        cache_read_cost_nano_usd = t.cache_read_cost_nano_usd + g.cache_read_c,
-        cache_write_cost_nano_usd = t.cache_write_cost_nano_usd + g.cache_write_c,
-        reasoning_cost_nano_usd = t.reasoning_cost_nano_usd + g.reasoning_c,
-        total_cost_nano_usd = t.total_cost_nano_usd + g.total_c,
-        unpriced_requests = (SELECT count(*) FROM @extschema@.usage_log l
-                             WHERE l.occurred_at >= t.bucket
-                               AND l.occurred_at < ((t.bucket AT TIME ZONE dtz) + interval '1 day') AT TIME ZONE dtz
-                               AND l.event_id <= wm AND l.user_id = t.user_id AND l.model_id = t.model_id
-                               AND coalesce(l.provider_id, 0) = t.provider_id AND coalesce(l.endpoint_id, 0) = t.endpoint_id
-                               AND l.success = t.success AND l.total_cost_nano_usd IS NULL)
+    INSERT INTO pg_temp.tokenledger_fold_daily
+    SELECT g.day, 0,
+           (SELECT count(*) FROM @extschema@.usage_log l
+            WHERE l.occurred_at >= g.day
+              AND l.occurred_at < ((g.day AT TIME ZONE dtz) + interval '1 day') AT TIME ZONE dtz
+              AND l.event_id <= wm AND l.user_id = g.user_id AND l.model_id = g.model_id
+              AND coalesce(l.provider_id, 0) = g.provider_id AND coalesce(l.endpoint_id, 0) = g.endpoint_id
+              AND l.success = g.success AND l.total_cost_nano_usd IS NULL) - coalesce(t.unpriced_requests, 0),
+           0, 0, 0, 0, 0, 0, 0,
+           g.input_c, g.output_c, g.cache_read_c, g.cache_write_c, g.reasoning_c, g.total_c, 0, 0,
+           g.model_id, g.endpoint_id, g.provider_id, g.success, g.user_id, '{}'
     FROM (SELECT day, user_id, provider_id, model_id, endpoint_id, success,
                  sum(input_c) input_c, sum(output_c) output_c, sum(cache_read_c) cache_read_c,
                  sum(cache_write_c) cache_write_c, sum(reasoning_c) reasoning_c, sum(total_c) total_c
           FROM pg_temp.tokenledger_delta_groups GROUP BY 1, 2, 3, 4, 5, 6) g
-    WHERE t.bucket = g.day AND t.user_id = g.user_id AND t.provider_id = g.provider_id
-      AND t.model_id = g.model_id AND t.endpoint_id = g.endpoint_id AND t.success = g.success;
+    LEFT JOIN @extschema@.usage_rollup_daily t
+      ON t.bucket = g.day AND t.user_id = g.user_id AND t.provider_id = g.provider_id
+     AND t.model_id = g.model_id AND t.endpoint_id = g.endpoint_id AND t.success = g.success;
+
+    PERFORM @extschema@.usage_rollup_merge('usage_rollup_hourly', 'tokenledger_fold');
+    PERFORM @extschema@.usage_rollup_merge('usage_rollup_daily', 'tokenledger_fold_daily');
+    PERFORM @extschema@.usage_rollup_fan_out();
 
     DROP TABLE pg_temp.tokenledger_delta_groups;
     RETURN n;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_rollup_apply_cost_deltas() IS
-'Reprice hook: applies the per-event cost changes in temp table tokenledger_cost_deltas to the rollup rows of events already rolled up; returns how many events it applied';
+'Reprice hook: applies the per-event cost changes in temp table tokenledger_cost_deltas to the rollup and summary rows of events already rolled up; returns how many events it applied';
 REVOKE ALL ON FUNCTION @extschema@.usage_rollup_apply_cost_deltas() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_apply_cost_deltas() TO tokenledger_admin;

@@ -97,11 +97,13 @@ REVOKE ALL ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestampt
 GRANT EXECUTE ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) TO tokenledger_reader, tokenledger_admin;
 
 -- Every fact in [from, to) at hour granularity or coarser, from the three
--- sources plus the tail. A plain SQL function without SET so the planner can
--- inline it into each report (every name in it is qualified). Each source
--- appears twice, for all users and for one user, so that the branch not
--- taken is cut by a one-time filter and the other can use the user index
--- even in a generic plan.
+-- sources plus the tail. Without a user it reads the platform summaries
+-- (user_id is NULL in every row); for one user, that user's rows of the full
+-- rollups (and the raw rows through the (user_id, occurred_at) index). Each
+-- source is written once over the CTEs below; the arm not taken is cut by a
+-- one-time filter, even in a generic plan. A plain SQL function without SET
+-- so the planner can inline it into each report (every name in it is
+-- qualified).
 CREATE FUNCTION @extschema@.usage_report_facts(p_from timestamptz, p_to timestamptz,
     p_user_id text DEFAULT NULL, use_daily boolean DEFAULT true)
 RETURNS TABLE (granule timestamptz, user_id text, provider_id smallint, model_id integer, endpoint_id integer,
@@ -113,259 +115,224 @@ RETURNS TABLE (granule timestamptz, user_id text, provider_id smallint, model_id
     latency_sum_ms bigint, latency_count bigint, latency_hist bigint[])
 LANGUAGE sql STABLE
 AS $fn$
-WITH s AS MATERIALIZED (SELECT * FROM @extschema@.usage_report_segments(p_from, p_to, use_daily))
+WITH s AS MATERIALIZED (SELECT * FROM @extschema@.usage_report_segments(p_from, p_to, use_daily)),
+daily AS NOT MATERIALIZED (
+    SELECT d.bucket, NULL::text AS user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
+           d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
+           d.reasoning_tokens, d.total_tokens, d.input_cost_nano_usd, d.output_cost_nano_usd,
+           d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
+           d.latency_sum_ms, d.latency_count, d.latency_hist
+    FROM @extschema@.usage_rollup_platform_daily d WHERE p_user_id IS NULL
+    UNION ALL
+    SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
+           d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
+           d.reasoning_tokens, d.total_tokens, d.input_cost_nano_usd, d.output_cost_nano_usd,
+           d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
+           d.latency_sum_ms, d.latency_count, d.latency_hist
+    FROM @extschema@.usage_rollup_daily d WHERE d.user_id = p_user_id),
+hourly AS NOT MATERIALIZED (
+    SELECT h.bucket, NULL::text AS user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+           h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+           h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+           h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+           h.latency_sum_ms, h.latency_count, h.latency_hist
+    FROM @extschema@.usage_rollup_platform_hourly h WHERE p_user_id IS NULL
+    UNION ALL
+    SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
+           h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
+           h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
+           h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
+           h.latency_sum_ms, h.latency_count, h.latency_hist
+    FROM @extschema@.usage_rollup_hourly h WHERE h.user_id = p_user_id),
+raw AS NOT MATERIALIZED (
+    SELECT l.occurred_at, l.event_id, NULL::text AS user_id, l.provider_id, l.model_id, l.endpoint_id, l.success,
+           l.input_tokens, l.output_tokens, l.cache_read_tokens, l.cache_write_tokens, l.cache_write_1h_tokens,
+           l.reasoning_tokens, l.total_tokens, l.input_cost_nano_usd, l.output_cost_nano_usd,
+           l.cache_read_cost_nano_usd, l.cache_write_cost_nano_usd, l.reasoning_cost_nano_usd, l.total_cost_nano_usd,
+           l.latency_ms
+    FROM @extschema@.usage_log l WHERE p_user_id IS NULL
+    UNION ALL
+    SELECT l.occurred_at, l.event_id, l.user_id, l.provider_id, l.model_id, l.endpoint_id, l.success,
+           l.input_tokens, l.output_tokens, l.cache_read_tokens, l.cache_write_tokens, l.cache_write_1h_tokens,
+           l.reasoning_tokens, l.total_tokens, l.input_cost_nano_usd, l.output_cost_nano_usd,
+           l.cache_read_cost_nano_usd, l.cache_write_cost_nano_usd, l.reasoning_cost_nano_usd, l.total_cost_nano_usd,
+           l.latency_ms
+    FROM @extschema@.usage_log l WHERE l.user_id = p_user_id),
+-- Raw rows of the edges and the tail, each with the sign it counts with
+-- (-1: a whole edge hour was read from the rollup, these rows lie outside
+-- the period and come off again).
+raw_parts AS (
+    -- rolled-up events in the partial hour at the start
+    SELECT greatest(date_trunc('hour', r.occurred_at, 'UTC'), (SELECT s.f FROM s)) AS granule, 1 AS sign, r.*
+    FROM raw r
+    WHERE r.occurred_at >= (SELECT s.f FROM s) AND r.occurred_at < (SELECT s.hs FROM s)
+      AND r.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.hs_sub FROM s)
+    UNION ALL
+    -- rolled-up events in the partial hour at the end
+    SELECT date_trunc('hour', r.occurred_at, 'UTC'), 1, r.*
+    FROM raw r
+    WHERE r.occurred_at >= (SELECT s.he FROM s) AND r.occurred_at < (SELECT s.t FROM s)
+      AND r.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.he_sub FROM s)
+    UNION ALL
+    -- the tail: every event not rolled up yet
+    SELECT greatest(date_trunc('hour', r.occurred_at, 'UTC'), (SELECT s.f FROM s)), 1, r.*
+    FROM raw r
+    WHERE r.event_id > (SELECT s.wm FROM s)
+      AND r.occurred_at >= (SELECT s.f FROM s) AND r.occurred_at < (SELECT s.t FROM s)
+    UNION ALL
+    -- the start hour read whole: minus its rolled-up events before the period
+    SELECT (SELECT s.hs FROM s) - interval '1 hour', -1, r.*
+    FROM raw r
+    WHERE r.occurred_at >= (SELECT s.hs FROM s) - interval '1 hour' AND r.occurred_at < (SELECT s.f FROM s)
+      AND r.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.hs_sub FROM s)
+    UNION ALL
+    -- the end hour read whole: minus its rolled-up events after the period
+    SELECT (SELECT s.he FROM s), -1, r.*
+    FROM raw r
+    WHERE r.occurred_at >= (SELECT s.t FROM s) AND r.occurred_at < (SELECT s.he FROM s) + interval '1 hour'
+      AND r.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.he_sub FROM s))
 -- whole days
 -- (the constant bounds repeat the segment bounds loosely so the planner can
 -- estimate the range when the period is known at planning time)
-SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
-       d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
-       d.reasoning_tokens, d.total_tokens, d.input_cost_nano_usd, d.output_cost_nano_usd,
-       d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
-       d.latency_sum_ms, d.latency_count, d.latency_hist
-FROM @extschema@.usage_rollup_daily d
+SELECT d.* FROM daily d
 WHERE d.bucket >= coalesce(p_from, '-infinity') - interval '1 day' AND d.bucket < coalesce(p_to, 'infinity')
-  AND d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND p_user_id IS NULL
-UNION ALL
--- (one user) whole days
-SELECT d.bucket, d.user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
-       d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
-       d.reasoning_tokens, d.total_tokens, d.input_cost_nano_usd, d.output_cost_nano_usd,
-       d.cache_read_cost_nano_usd, d.cache_write_cost_nano_usd, d.reasoning_cost_nano_usd, d.total_cost_nano_usd,
-       d.latency_sum_ms, d.latency_count, d.latency_hist
-FROM @extschema@.usage_rollup_daily d
-WHERE d.bucket >= coalesce(p_from, '-infinity') - interval '1 day' AND d.bucket < coalesce(p_to, 'infinity')
-  AND d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s) AND d.user_id = p_user_id
+  AND d.bucket >= (SELECT s.ds FROM s) AND d.bucket < (SELECT s.de FROM s)
 UNION ALL
 -- whole hours before the first whole day
-SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
-       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
-       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
-       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
-       h.latency_sum_ms, h.latency_count, h.latency_hist
-FROM @extschema@.usage_rollup_hourly h
+SELECT h.* FROM hourly h
 WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
-  AND h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND p_user_id IS NULL
-UNION ALL
--- (one user) whole hours before the first whole day
-SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
-       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
-       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
-       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
-       h.latency_sum_ms, h.latency_count, h.latency_hist
-FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
-  AND h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s) AND h.user_id = p_user_id
+  AND h.bucket >= (SELECT s.hs FROM s) AND h.bucket < (SELECT s.ds FROM s)
 UNION ALL
 -- whole hours after the last whole day
-SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
-       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
-       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
-       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
-       h.latency_sum_ms, h.latency_count, h.latency_hist
-FROM @extschema@.usage_rollup_hourly h
+SELECT h.* FROM hourly h
 WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
-  AND h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND p_user_id IS NULL
+  AND h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s)
 UNION ALL
--- (one user) whole hours after the last whole day
-SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
-       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
-       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
-       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
-       h.latency_sum_ms, h.latency_count, h.latency_hist
-FROM @extschema@.usage_rollup_hourly h
+-- the edge hours read whole, when most of them lies inside the period (their
+-- rows outside it come off in raw_parts)
+SELECT h.* FROM hourly h
 WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
-  AND h.bucket >= (SELECT s.de FROM s) AND h.bucket < (SELECT s.he FROM s) AND h.user_id = p_user_id
+  AND h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s)
 UNION ALL
--- rolled-up events in the partial hour at the start
-SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
-       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
-       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
-       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
-FROM @extschema@.usage_log l
-WHERE l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.hs FROM s)
-  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
-GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
-         coalesce(l.endpoint_id, 0), l.success
-UNION ALL
--- (one user) rolled-up events in the partial hour at the start
-SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
-       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
-       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
-       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
-FROM @extschema@.usage_log l
-WHERE l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.hs FROM s)
-  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.hs_sub FROM s) AND l.user_id = p_user_id
-GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
-         coalesce(l.endpoint_id, 0), l.success
-UNION ALL
--- rolled-up events in the partial hour at the end
-SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
-       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
-       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
-       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
-FROM @extschema@.usage_log l
-WHERE l.occurred_at >= (SELECT s.he FROM s) AND l.occurred_at < (SELECT s.t FROM s)
-  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.he_sub FROM s) AND p_user_id IS NULL
-GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
-         coalesce(l.endpoint_id, 0), l.success
-UNION ALL
--- (one user) rolled-up events in the partial hour at the end
-SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
-       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
-       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
-       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
-FROM @extschema@.usage_log l
-WHERE l.occurred_at >= (SELECT s.he FROM s) AND l.occurred_at < (SELECT s.t FROM s)
-  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.he_sub FROM s) AND l.user_id = p_user_id
-GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
-         coalesce(l.endpoint_id, 0), l.success
-UNION ALL
--- the tail: every event not rolled up yet
-SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
-       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
-       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
-       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
-FROM @extschema@.usage_log l
-WHERE l.event_id > (SELECT s.wm FROM s)
-  AND l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.t FROM s) AND p_user_id IS NULL
-GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
-         coalesce(l.endpoint_id, 0), l.success
-UNION ALL
--- (one user) the tail: every event not rolled up yet
-SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), l.user_id, coalesce(l.provider_id, 0)::smallint,
-       l.model_id, coalesce(l.endpoint_id, 0), l.success, count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-       sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
-       sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
-       coalesce(sum(l.input_cost_nano_usd), 0)::bigint, coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
-       coalesce(sum(l.latency_ms), 0), count(l.latency_ms), @extschema@.usage_latency_hist(l.latency_ms)
-FROM @extschema@.usage_log l
-WHERE l.event_id > (SELECT s.wm FROM s)
-  AND l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.t FROM s) AND l.user_id = p_user_id
-GROUP BY date_trunc('hour', l.occurred_at, 'UTC'), l.user_id, coalesce(l.provider_id, 0), l.model_id,
-         coalesce(l.endpoint_id, 0), l.success
-UNION ALL
--- the start hour as a whole, when most of it is inside the period ...
-SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
-       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
-       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
-       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
-       h.latency_sum_ms, h.latency_count, h.latency_hist
-FROM @extschema@.usage_rollup_hourly h
+SELECT h.* FROM hourly h
 WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
-  AND h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
+  AND h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s)
 UNION ALL
--- ... minus its rolled-up events before the period
-SELECT (SELECT s.hs FROM s) - interval '1 hour', l.user_id, coalesce(l.provider_id, 0)::smallint,
-       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
-       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
-       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
-FROM @extschema@.usage_log l
-WHERE l.occurred_at >= (SELECT s.hs FROM s) - interval '1 hour' AND l.occurred_at < (SELECT s.f FROM s)
-  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.hs_sub FROM s) AND p_user_id IS NULL
-GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
-UNION ALL
--- the end hour as a whole, when most of it is inside the period ...
-SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
-       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
-       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
-       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
-       h.latency_sum_ms, h.latency_count, h.latency_hist
-FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
-  AND h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND p_user_id IS NULL
-UNION ALL
--- ... minus its rolled-up events after the period
-SELECT (SELECT s.he FROM s), l.user_id, coalesce(l.provider_id, 0)::smallint,
-       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
-       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
-       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
-FROM @extschema@.usage_log l
-WHERE l.occurred_at >= (SELECT s.t FROM s) AND l.occurred_at < (SELECT s.he FROM s) + interval '1 hour'
-  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.he_sub FROM s) AND p_user_id IS NULL
-GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
-UNION ALL
--- the start hour as a whole (one user), when most of it is inside the period ...
-SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
-       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
-       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
-       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
-       h.latency_sum_ms, h.latency_count, h.latency_hist
-FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
-  AND h.bucket = (SELECT s.hs FROM s) - interval '1 hour' AND (SELECT s.hs_sub FROM s) AND h.user_id = p_user_id
-UNION ALL
--- ... minus its rolled-up events before the period (one user)
-SELECT (SELECT s.hs FROM s) - interval '1 hour', l.user_id, coalesce(l.provider_id, 0)::smallint,
-       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
-       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
-       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
-FROM @extschema@.usage_log l
-WHERE l.occurred_at >= (SELECT s.hs FROM s) - interval '1 hour' AND l.occurred_at < (SELECT s.f FROM s)
-  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.hs_sub FROM s) AND l.user_id = p_user_id
-GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
-UNION ALL
--- the end hour as a whole (one user), when most of it is inside the period ...
-SELECT h.bucket, h.user_id, h.provider_id, h.model_id, h.endpoint_id, h.success, h.requests, h.unpriced_requests,
-       h.input_tokens, h.output_tokens, h.cache_read_tokens, h.cache_write_tokens, h.cache_write_1h_tokens,
-       h.reasoning_tokens, h.total_tokens, h.input_cost_nano_usd, h.output_cost_nano_usd,
-       h.cache_read_cost_nano_usd, h.cache_write_cost_nano_usd, h.reasoning_cost_nano_usd, h.total_cost_nano_usd,
-       h.latency_sum_ms, h.latency_count, h.latency_hist
-FROM @extschema@.usage_rollup_hourly h
-WHERE h.bucket >= coalesce(p_from, '-infinity') - interval '1 hour' AND h.bucket < coalesce(p_to, 'infinity')
-  AND h.bucket = (SELECT s.he FROM s) AND (SELECT s.he_sub FROM s) AND h.user_id = p_user_id
-UNION ALL
--- ... minus its rolled-up events after the period (one user)
-SELECT (SELECT s.he FROM s), l.user_id, coalesce(l.provider_id, 0)::smallint,
-       l.model_id, coalesce(l.endpoint_id, 0), l.success, -count(*), -count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-       -sum(l.input_tokens), -sum(l.output_tokens), -sum(l.cache_read_tokens), -sum(l.cache_write_tokens),
-       -sum(l.cache_write_1h_tokens), -sum(l.reasoning_tokens), -sum(l.total_tokens),
-       -coalesce(sum(l.input_cost_nano_usd), 0)::bigint, -coalesce(sum(l.output_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.cache_read_cost_nano_usd), 0)::bigint, -coalesce(sum(l.cache_write_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.reasoning_cost_nano_usd), 0)::bigint, -coalesce(sum(l.total_cost_nano_usd), 0)::bigint,
-       -coalesce(sum(l.latency_ms), 0), -count(l.latency_ms), @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(l.latency_ms))
-FROM @extschema@.usage_log l
-WHERE l.occurred_at >= (SELECT s.t FROM s) AND l.occurred_at < (SELECT s.he FROM s) + interval '1 hour'
-  AND l.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.he_sub FROM s) AND l.user_id = p_user_id
-GROUP BY l.user_id, coalesce(l.provider_id, 0), l.model_id, coalesce(l.endpoint_id, 0), l.success
+SELECT p.granule, p.user_id, coalesce(p.provider_id, 0)::smallint, p.model_id, coalesce(p.endpoint_id, 0), p.success,
+       sum(p.sign), coalesce(sum(p.sign) FILTER (WHERE p.total_cost_nano_usd IS NULL), 0),
+       sum(p.sign * p.input_tokens), sum(p.sign * p.output_tokens), sum(p.sign * p.cache_read_tokens),
+       sum(p.sign * p.cache_write_tokens), sum(p.sign * p.cache_write_1h_tokens), sum(p.sign * p.reasoning_tokens),
+       sum(p.sign * p.total_tokens),
+       coalesce(sum(p.sign * p.input_cost_nano_usd), 0)::bigint, coalesce(sum(p.sign * p.output_cost_nano_usd), 0)::bigint,
+       coalesce(sum(p.sign * p.cache_read_cost_nano_usd), 0)::bigint, coalesce(sum(p.sign * p.cache_write_cost_nano_usd), 0)::bigint,
+       coalesce(sum(p.sign * p.reasoning_cost_nano_usd), 0)::bigint, coalesce(sum(p.sign * p.total_cost_nano_usd), 0)::bigint,
+       coalesce(sum(p.sign * p.latency_ms), 0), coalesce(sum(p.sign) FILTER (WHERE p.latency_ms IS NOT NULL), 0),
+       @extschema@.usage_hist_add(@extschema@.usage_latency_hist(p.latency_ms) FILTER (WHERE p.sign > 0),
+                                  @extschema@.usage_hist_negate(@extschema@.usage_latency_hist(p.latency_ms) FILTER (WHERE p.sign < 0)))
+FROM raw_parts p
+GROUP BY p.granule, p.user_id, coalesce(p.provider_id, 0), p.model_id, coalesce(p.endpoint_id, 0), p.success
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) IS
-'Internal: every ledger fact in [from, to) (optionally for one user) from the daily and hourly rollups, the raw edges and the raw tail above the watermark; granule is the hour (or day) it belongs to';
+'Internal: every ledger fact in [from, to) (optionally for one user) from the daily and hourly rollups (platform summaries when no user is given), the raw edges and the raw tail above the watermark; granule is the hour (or day) it belongs to';
 REVOKE ALL ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestamptz, text, boolean) TO tokenledger_reader, tokenledger_admin;
+
+-- Per-user usage over any [from, to) from the running totals: with F(x) the
+-- user's rolled-up usage before instant x, the period is F(to) - F(from)
+-- plus the raw tail. F(x) is one usage_rollup_user_cum row (the latest
+-- before an hour boundary next to x; none needed when the user's history
+-- lies wholly on one side of it) plus or minus the raw rows between that
+-- boundary and x: at most half an hour of events, or none when x is about
+-- now.
+CREATE FUNCTION @extschema@.usage_running_total_bound(x timestamptz,
+    OUT cum_before timestamptz, OUT raw_from timestamptz, OUT raw_to timestamptz, OUT sign integer)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    h timestamptz;
+BEGIN
+    sign := 1;
+    IF NOT isfinite(x) THEN
+        cum_before := x; raw_from := x; raw_to := x;
+        RETURN;
+    END IF;
+    h := date_trunc('hour', x, 'UTC');
+    IF x = h OR (x - h <= interval '30 minutes' AND x < now() - interval '5 minutes') THEN
+        -- the boundary below x, plus the raw rows from it up to x
+        cum_before := h; raw_from := h; raw_to := x;
+    ELSE
+        -- the boundary above x, minus the raw rows from x up to it
+        cum_before := h + interval '1 hour'; raw_from := x; raw_to := h + interval '1 hour'; sign := -1;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_running_total_bound(timestamptz) IS
+'Internal: how usage_user_range reads the per-user running total at instant x: the usage_rollup_user_cum row before cum_before, plus sign times the rolled-up raw rows in [raw_from, raw_to)';
+REVOKE ALL ON FUNCTION @extschema@.usage_running_total_bound(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_running_total_bound(timestamptz) TO tokenledger_admin;
+
+CREATE FUNCTION @extschema@.usage_user_range(p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (user_id text, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint,
+               total_cost_nano_usd bigint)
+LANGUAGE sql STABLE
+AS $fn$
+WITH b AS MATERIALIZED (
+    SELECT (SELECT s.watermark FROM @extschema@.usage_rollup_state s) AS wm,
+           coalesce(p_from, '-infinity') AS f, coalesce(p_to, 'infinity') AS t,
+           lo.cum_before AS f_cum, lo.raw_from AS f_raw_from, lo.raw_to AS f_raw_to, lo.sign AS f_sign,
+           hi.cum_before AS t_cum, hi.raw_from AS t_raw_from, hi.raw_to AS t_raw_to, hi.sign AS t_sign
+    FROM @extschema@.usage_running_total_bound(coalesce(p_from, '-infinity')) lo,
+         @extschema@.usage_running_total_bound(coalesce(p_to, 'infinity')) hi),
+-- (sign, bound) pairs: + the running totals at to, - those at from
+cum AS (
+    -- users whose whole rolled-up history lies before the bound
+    SELECT u.user_id, x.sign, u.requests, u.failures, u.unpriced_requests, u.total_tokens, u.total_cost_nano_usd
+    FROM (SELECT 1 AS sign, (SELECT b.t_cum FROM b) AS bound UNION ALL SELECT -1, (SELECT b.f_cum FROM b)) x
+    JOIN @extschema@.usage_rollup_user_totals u ON u.last_bucket < x.bound
+    UNION ALL
+    -- users with rows on both sides: their latest row before the bound
+    SELECT u.user_id, x.sign, c.requests, c.failures, c.unpriced_requests, c.total_tokens, c.total_cost_nano_usd
+    FROM (SELECT 1 AS sign, (SELECT b.t_cum FROM b) AS bound UNION ALL SELECT -1, (SELECT b.f_cum FROM b)) x
+    JOIN @extschema@.usage_rollup_user_totals u ON u.last_bucket >= x.bound AND u.first_bucket < x.bound
+    CROSS JOIN LATERAL (SELECT c.requests, c.failures, c.unpriced_requests, c.total_tokens, c.total_cost_nano_usd
+                        FROM @extschema@.usage_rollup_user_cum c
+                        WHERE c.user_id = u.user_id AND c.bucket < x.bound
+                        ORDER BY c.bucket DESC LIMIT 1) c),
+raw AS (
+    -- rolled-up raw rows between a bound's hour boundary and the bound
+    SELECT l.user_id, (SELECT b.t_sign FROM b) AS sign, l.success, l.total_tokens, l.total_cost_nano_usd
+    FROM @extschema@.usage_log l
+    WHERE l.occurred_at >= (SELECT b.t_raw_from FROM b) AND l.occurred_at < (SELECT b.t_raw_to FROM b)
+      AND l.event_id + 0 <= (SELECT b.wm FROM b)
+    UNION ALL
+    SELECT l.user_id, -(SELECT b.f_sign FROM b), l.success, l.total_tokens, l.total_cost_nano_usd
+    FROM @extschema@.usage_log l
+    WHERE l.occurred_at >= (SELECT b.f_raw_from FROM b) AND l.occurred_at < (SELECT b.f_raw_to FROM b)
+      AND l.event_id + 0 <= (SELECT b.wm FROM b)
+    UNION ALL
+    -- the tail: every event in the period not rolled up yet
+    SELECT l.user_id, 1, l.success, l.total_tokens, l.total_cost_nano_usd
+    FROM @extschema@.usage_log l
+    WHERE l.event_id > (SELECT b.wm FROM b)
+      AND l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b))
+SELECT p.user_id, sum(p.requests)::bigint, sum(p.failures)::bigint, sum(p.unpriced_requests)::bigint,
+       sum(p.total_tokens)::bigint, sum(p.total_cost_nano_usd)::bigint
+FROM (SELECT c.user_id, c.sign * c.requests AS requests, c.sign * c.failures AS failures,
+             c.sign * c.unpriced_requests AS unpriced_requests, c.sign * c.total_tokens AS total_tokens,
+             c.sign * c.total_cost_nano_usd AS total_cost_nano_usd
+      FROM cum c
+      UNION ALL
+      SELECT r.user_id, r.sign, r.sign * (NOT r.success)::int, r.sign * (r.total_cost_nano_usd IS NULL)::int,
+             r.sign * r.total_tokens, r.sign * coalesce(r.total_cost_nano_usd, 0)
+      FROM raw r) p
+GROUP BY p.user_id
+HAVING sum(p.requests) > 0
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz) IS
+'Internal: every user''s requests, failures, unpriced requests, tokens and cost in [from, to) (users with events in it only), from the per-user running totals, raw edges of at most half an hour and the raw tail';
+REVOKE ALL ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz) TO tokenledger_admin;
 
 -- A period with defaults: NULL from means the start of the current `unit`
 -- (month, week, day) in tokenledger.timezone; NULL to means the end of it
@@ -458,10 +425,9 @@ BEGIN
     SELECT row_number() OVER (ORDER BY CASE order_by WHEN 'cost' THEN g.cost WHEN 'tokens' THEN g.tokens ELSE g.requests END DESC, g.user_id),
            g.user_id, g.requests::bigint, coalesce(g.failures, 0)::bigint, g.unpriced::bigint, g.tokens::bigint,
            @extschema@.usage_nano_to_usd(g.cost)
-    FROM (SELECT x.user_id, sum(x.requests) AS requests, sum(x.requests) FILTER (WHERE NOT x.success) AS failures,
-                 sum(x.unpriced_requests) AS unpriced, sum(x.total_tokens) AS tokens, sum(x.total_cost_nano_usd) AS cost
-          FROM @extschema@.usage_report_facts(p.period_from, p.period_to) x
-          GROUP BY x.user_id) g
+    FROM (SELECT x.user_id, x.requests, x.failures, x.unpriced_requests AS unpriced, x.total_tokens AS tokens,
+                 x.total_cost_nano_usd AS cost
+          FROM @extschema@.usage_user_range(p.period_from, p.period_to) x) g
     ORDER BY CASE order_by WHEN 'cost' THEN g.cost WHEN 'tokens' THEN g.tokens ELSE g.requests END DESC, g.user_id
     LIMIT "limit" OFFSET "offset";
 END
@@ -543,7 +509,8 @@ DECLARE
 BEGIN
     p := @extschema@.usage_period(from_time, to_time);
     RETURN QUERY
-SELECT min(pp.period_from), min(pp.period_to), count(DISTINCT x.user_id),
+SELECT min(pp.period_from), min(pp.period_to),
+       (SELECT count(*) FROM @extschema@.usage_user_range(p.period_from, p.period_to))::bigint,
        coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
@@ -574,7 +541,7 @@ FROM (SELECT p.period_from, p.period_to) pp
 CROSS JOIN (
     SELECT greatest(1, (date_trunc('day', least(p.period_to - interval '1 microsecond', now()), @extschema@.usage_report_timezone())::date
                         - date_trunc('day', CASE WHEN isfinite(p.period_from) THEN p.period_from
-                                          ELSE coalesce((SELECT min(r.bucket) FROM @extschema@.usage_rollup_daily r), now()) END,
+                                          ELSE coalesce((SELECT min(r.bucket) FROM @extschema@.usage_rollup_platform_daily r), now()) END,
                                      @extschema@.usage_report_timezone())::date) + 1) AS days) d
 LEFT JOIN @extschema@.usage_report_facts(p.period_from, p.period_to) x ON true
 GROUP BY d.days;
@@ -760,7 +727,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT p.name, p.f, p.t,
        coalesce(sum(x.requests), 0)::bigint, coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
-       count(DISTINCT x.user_id), coalesce(sum(x.unpriced_requests), 0)::bigint,
+       (SELECT count(*) FROM @extschema@.usage_user_range(p.f, p.t))::bigint, coalesce(sum(x.unpriced_requests), 0)::bigint,
        coalesce(sum(x.total_tokens), 0)::bigint, @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0))
 FROM (VALUES ('all_time', 1, '-infinity'::timestamptz, 'infinity'::timestamptz),
              ('this_month', 2, (@extschema@.usage_period(NULL, NULL, 'month')).period_from, (@extschema@.usage_period(NULL, NULL, 'month')).period_to),

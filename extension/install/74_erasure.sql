@@ -1,6 +1,7 @@
 -- Erasure requests: usage_forget_user.
 
--- Replaces a user id everywhere in the ledger, the rollups and the quota
+-- Replaces a user id everywhere in the ledger, the rollups, the per-user
+-- summaries and the quota
 -- alerts with an anonymous subject, and removes the user's quota
 -- assignment, block and open reservations (their audit trail is rewritten
 -- to the subject). Totals are unchanged (rows are reassigned, not
@@ -18,6 +19,7 @@ DECLARE
     new_id text := coalesce(anonymous_id, 'forgotten:' || gen_random_uuid());
     n bigint;
     t text;
+    staged boolean;
 BEGIN
     IF old_id IS NULL OR old_id = '' THEN
         RAISE EXCEPTION 'user_id must not be null or empty'
@@ -51,6 +53,34 @@ BEGIN
         n := @extschema@.usage_rollup_merge(t, 'tokenledger_forget');
         object := t; rows_changed := n; RETURN NEXT;
     END LOOP;
+
+    -- Per-user summaries: the user's hourly amounts (differences of the
+    -- running totals) are added to the subject's, then the user's rows go.
+    -- Platform summaries hold no user and stay as they are. Staging tables
+    -- this definer call creates are dropped again, so that the caller's
+    -- own rollup runs can create theirs.
+    staged := pg_catalog.to_regclass('pg_temp.tokenledger_user_delta') IS NOT NULL;
+    PERFORM @extschema@.usage_rollup_staging();
+    TRUNCATE pg_temp.tokenledger_user_delta;
+    INSERT INTO pg_temp.tokenledger_user_delta
+    SELECT new_id, c.bucket,
+           c.requests - coalesce(lag(c.requests) OVER w, 0), c.failures - coalesce(lag(c.failures) OVER w, 0),
+           c.unpriced_requests - coalesce(lag(c.unpriced_requests) OVER w, 0),
+           c.total_tokens - coalesce(lag(c.total_tokens) OVER w, 0),
+           c.total_cost_nano_usd - coalesce(lag(c.total_cost_nano_usd) OVER w, 0)
+    FROM @extschema@.usage_rollup_user_cum c
+    WHERE c.user_id = old_id
+    WINDOW w AS (ORDER BY c.bucket);
+    DELETE FROM @extschema@.usage_rollup_user_cum c WHERE c.user_id = old_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DELETE FROM @extschema@.usage_rollup_user_totals u WHERE u.user_id = old_id;
+    PERFORM @extschema@.usage_rollup_add_user_deltas();
+    object := 'usage_rollup_user_cum'; rows_changed := n; RETURN NEXT;
+    IF NOT staged THEN
+        DROP TABLE pg_temp.tokenledger_fold, pg_temp.tokenledger_fold_daily, pg_temp.tokenledger_fold_platform,
+                   pg_temp.tokenledger_user_delta, pg_temp.tokenledger_user_run, pg_temp.tokenledger_user_new,
+                   pg_temp.tokenledger_user_sum;
+    END IF;
 
     -- Quota state must not name the user either. Holds are transient: drop them.
     DELETE FROM @extschema@.quota_reservations r WHERE r.user_id = old_id;
