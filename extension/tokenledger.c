@@ -21,7 +21,7 @@ bool		tl_price_at_insert = true;
 static char *tl_partition_interval = NULL;
 static char *tl_raw_retention = NULL;
 static char *tl_report_timezone = NULL;
-static int	tl_rollup_batch_size = 50000;
+static int	tl_rollup_batch_size = 500000;
 
 /* quotas */
 static char *tl_default_plan = NULL;
@@ -80,7 +80,7 @@ _PG_init(void)
 	DefineCustomIntVariable("tokenledger.rollup_batch_size",
 							"Event ids folded per transaction by usage_rollup.",
 							"usage_rollup commits after each batch, so a large backlog never becomes one huge transaction.",
-							&tl_rollup_batch_size, 50000, 100, 10000000,
+							&tl_rollup_batch_size, 500000, 100, 10000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	/* quotas */

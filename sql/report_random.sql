@@ -231,3 +231,116 @@ SELECT count(*) AS hourly_view_mismatches FROM (
      SELECT bucket, user_id, provider, model, endpoint, success, requests, unpriced_requests, total_tokens, total_cost_usd, avg_latency_ms FROM usage_hourly)
 ) x;
 
+
+-- The summary tables against brute force over the rolled-up ledger rows
+-- (EXCEPT ALL both ways): platform hours and days, per-user running totals
+-- and all-time totals.
+CREATE FUNCTION summary_mismatches() RETURNS TABLE (summary text, mismatches bigint) LANGUAGE sql AS $$
+WITH st AS (SELECT watermark, day_timezone FROM usage_rollup_state),
+rolled AS (SELECT * FROM usage_log WHERE event_id <= (SELECT watermark FROM st)),
+ph_fast AS (SELECT bucket, provider_id::int, model_id, endpoint_id, success, requests, unpriced_requests, input_tokens,
+                   total_tokens, input_cost_nano_usd, total_cost_nano_usd, latency_sum_ms, latency_count, latency_hist
+            FROM usage_rollup_platform_hourly),
+ph_raw AS (SELECT date_trunc('hour', occurred_at, 'UTC'), coalesce(provider_id, 0)::int, model_id, coalesce(endpoint_id, 0), success,
+                  count(*), count(*) FILTER (WHERE total_cost_nano_usd IS NULL), sum(input_tokens), sum(total_tokens),
+                  coalesce(sum(input_cost_nano_usd), 0), coalesce(sum(total_cost_nano_usd), 0), coalesce(sum(latency_ms), 0),
+                  count(latency_ms), usage_latency_hist(latency_ms)
+           FROM rolled GROUP BY 1, 2, 3, 4, 5),
+pd_fast AS (SELECT bucket, provider_id::int, model_id, endpoint_id, success, requests, unpriced_requests, input_tokens,
+                   total_tokens, input_cost_nano_usd, total_cost_nano_usd, latency_sum_ms, latency_count, latency_hist
+            FROM usage_rollup_platform_daily),
+pd_raw AS (SELECT date_trunc('day', occurred_at, (SELECT day_timezone FROM st)), coalesce(provider_id, 0)::int, model_id,
+                  coalesce(endpoint_id, 0), success,
+                  count(*), count(*) FILTER (WHERE total_cost_nano_usd IS NULL), sum(input_tokens), sum(total_tokens),
+                  coalesce(sum(input_cost_nano_usd), 0), coalesce(sum(total_cost_nano_usd), 0), coalesce(sum(latency_ms), 0),
+                  count(latency_ms), usage_latency_hist(latency_ms)
+           FROM rolled GROUP BY 1, 2, 3, 4, 5),
+uh AS (SELECT user_id, date_trunc('hour', occurred_at, 'UTC') AS bucket, count(*) AS requests,
+              count(*) FILTER (WHERE NOT success) AS failures, count(*) FILTER (WHERE total_cost_nano_usd IS NULL) AS unpriced,
+              sum(total_tokens) AS tokens, coalesce(sum(total_cost_nano_usd), 0) AS cost
+       FROM rolled GROUP BY 1, 2),
+uc_fast AS (SELECT user_id, bucket, requests::numeric, failures::numeric, unpriced_requests::numeric, total_tokens::numeric,
+                   total_cost_nano_usd::numeric FROM usage_rollup_user_cum),
+uc_raw AS (SELECT user_id, bucket, sum(requests) OVER w, sum(failures) OVER w, sum(unpriced) OVER w, sum(tokens) OVER w,
+                  sum(cost) OVER w
+           FROM uh WINDOW w AS (PARTITION BY user_id ORDER BY bucket)),
+ut_fast AS (SELECT user_id, first_bucket, last_bucket, requests::numeric, failures::numeric, unpriced_requests::numeric,
+                   total_tokens::numeric, total_cost_nano_usd::numeric FROM usage_rollup_user_totals),
+ut_raw AS (SELECT user_id, min(bucket), max(bucket), sum(requests), sum(failures), sum(unpriced), sum(tokens), sum(cost)
+           FROM uh GROUP BY 1)
+SELECT 'platform_hourly', count(*) FROM ((SELECT * FROM ph_fast EXCEPT ALL SELECT * FROM ph_raw)
+                                         UNION ALL (SELECT * FROM ph_raw EXCEPT ALL SELECT * FROM ph_fast)) d
+UNION ALL
+SELECT 'platform_daily', count(*) FROM ((SELECT * FROM pd_fast EXCEPT ALL SELECT * FROM pd_raw)
+                                        UNION ALL (SELECT * FROM pd_raw EXCEPT ALL SELECT * FROM pd_fast)) d
+UNION ALL
+SELECT 'user_cum', count(*) FROM ((SELECT * FROM uc_fast EXCEPT ALL SELECT * FROM uc_raw)
+                                  UNION ALL (SELECT * FROM uc_raw EXCEPT ALL SELECT * FROM uc_fast)) d
+UNION ALL
+SELECT 'user_totals', count(*) FROM ((SELECT * FROM ut_fast EXCEPT ALL SELECT * FROM ut_raw)
+                                     UNION ALL (SELECT * FROM ut_raw EXCEPT ALL SELECT * FROM ut_fast)) d
+$$;
+-- Per-user usage over every period (top users, unique users) against brute force.
+CREATE FUNCTION user_range_mismatches() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM periods p, LATERAL (
+        (SELECT * FROM usage_user_range(p.f, p.t)
+         EXCEPT ALL
+         SELECT user_id, count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+                sum(total_tokens), coalesce(sum(total_cost_nano_usd), 0) FROM raw_in(p.f, p.t) GROUP BY user_id)
+        UNION ALL
+        (SELECT user_id, count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+                sum(total_tokens), coalesce(sum(total_cost_nano_usd), 0) FROM raw_in(p.f, p.t) GROUP BY user_id
+         EXCEPT ALL
+         SELECT * FROM usage_user_range(p.f, p.t))) x
+$$;
+SELECT * FROM summary_mismatches();
+
+-- Late events, then a rollup in small batches.
+SELECT random_events(200, '2026-03-01+00', interval '40 days') AS more_events;
+CALL usage_rollup(batch_size => 90);
+SELECT * FROM summary_mismatches();
+SELECT user_range_mismatches();
+
+-- The reprice hook keeps every summary exact (costs and unpriced counts).
+SELECT events_changed > 0 AS repriced FROM usage_reprice('2026-03-05+00', '2026-03-25+00');
+SELECT * FROM summary_mismatches();
+SELECT user_range_mismatches();
+
+-- Erasure into a subject that already has history (running totals merge),
+-- and into a fresh random subject; platform summaries stay as they were.
+CREATE TEMP TABLE platform_before AS SELECT * FROM usage_rollup_platform_daily;
+SELECT object, rows_changed > 0 AS changed FROM usage_forget_user('user3', 'user4') WHERE object LIKE 'usage_rollup_user%';
+SELECT object, rows_changed > 0 AS changed FROM usage_forget_user('user5') WHERE object LIKE 'usage_rollup_user%';
+SELECT * FROM summary_mismatches();
+SELECT user_range_mismatches();
+SELECT count(*) AS platform_changed FROM ((TABLE usage_rollup_platform_daily EXCEPT ALL TABLE platform_before)
+                                          UNION ALL (TABLE platform_before EXCEPT ALL TABLE usage_rollup_platform_daily)) d;
+SELECT count(*) AS rows_naming_forgotten_users FROM (
+    SELECT user_id FROM usage_rollup_user_cum UNION ALL SELECT user_id FROM usage_rollup_user_totals
+    UNION ALL SELECT user_id FROM usage_rollup_hourly UNION ALL SELECT user_id FROM usage_rollup_daily) u
+WHERE user_id IN ('user3', 'user5');
+
+-- Days in a zone with a half-hour offset: every rollup rebuilt from the
+-- ledger with day_timezone Asia/Kolkata, then the reports in that zone.
+TRUNCATE usage_rollup_hourly, usage_rollup_daily, usage_rollup_platform_hourly, usage_rollup_platform_daily,
+         usage_rollup_user_cum, usage_rollup_user_totals;
+UPDATE usage_rollup_state SET watermark = 0, day_timezone = 'Asia/Kolkata';
+CALL usage_rollup(batch_size => 1000);
+SELECT random_events(100, '2026-03-01+00', interval '40 days') AS tail_events;
+SET tokenledger.timezone = 'Asia/Kolkata';
+SELECT * FROM summary_mismatches();
+SELECT user_range_mismatches();
+SELECT count(*) AS kolkata_system_summary_mismatches FROM periods p, LATERAL (
+    SELECT s.unique_users, s.requests, s.failures, s.unpriced_requests, s.total_tokens, s.total_cost_usd, s.p95_latency_ms
+    FROM usage_system_summary(p.f, p.t) s
+    EXCEPT ALL
+    SELECT count(DISTINCT user_id), count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+           coalesce(sum(total_tokens), 0), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9),
+           usage_hist_quantile(usage_latency_hist(latency_ms), 0.95)
+    FROM raw_in(p.f, p.t)
+) x;
+SELECT c.b AS bucket, sum(series_mismatches(c.b, 'Asia/Kolkata', c.flt, p.f, p.t, p.u)) AS kolkata_timeseries_mismatches
+FROM (SELECT DISTINCT b, flt FROM series_cases WHERE b IN ('day', 'month')) c, periods p
+WHERE p.i > 0
+GROUP BY c.b ORDER BY c.b;
+RESET tokenledger.timezone;

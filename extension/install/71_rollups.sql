@@ -326,17 +326,12 @@ BEGIN
     -- Days from hours, except hours that straddle a day boundary of the day
     -- zone (zones with half-hour offsets), which come from the raw rows.
     TRUNCATE pg_temp.tokenledger_fold_daily;
-    INSERT INTO pg_temp.tokenledger_fold_daily
-    SELECT u.day, sum(u.requests), sum(u.unpriced_requests),
-           sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_read_tokens), sum(u.cache_write_tokens),
-           sum(u.cache_write_1h_tokens), sum(u.reasoning_tokens), sum(u.total_tokens),
-           sum(u.input_cost_nano_usd), sum(u.output_cost_nano_usd), sum(u.cache_read_cost_nano_usd),
-           sum(u.cache_write_cost_nano_usd), sum(u.reasoning_cost_nano_usd), sum(u.total_cost_nano_usd),
-           sum(u.latency_sum_ms), sum(u.latency_count),
-           u.model_id, u.endpoint_id, u.provider_id, u.success, u.user_id,
-           @extschema@.usage_hist_sum(u.latency_hist)
-    FROM (
-        SELECT d.day, sum(f.requests), sum(f.unpriced_requests),
+    IF NOT EXISTS (SELECT 1 FROM pg_temp.tokenledger_fold x
+                   WHERE date_trunc('day', x.bucket, dtz)
+                         <> date_trunc('day', x.bucket + interval '1 hour' - interval '1 microsecond', dtz)) THEN
+        -- Every hour lies in one day (the usual case): a plain regrouping.
+        INSERT INTO pg_temp.tokenledger_fold_daily
+        SELECT date_trunc('day', f.bucket, dtz), sum(f.requests), sum(f.unpriced_requests),
                sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
                sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
                sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
@@ -345,34 +340,56 @@ BEGIN
                f.model_id, f.endpoint_id, f.provider_id, f.success, f.user_id,
                @extschema@.usage_hist_sum(f.latency_hist)
         FROM pg_temp.tokenledger_fold f
-        CROSS JOIN LATERAL (SELECT date_trunc('day', f.bucket, dtz) AS day) d
-        WHERE d.day = date_trunc('day', f.bucket + interval '1 hour' - interval '1 microsecond', dtz)
-        GROUP BY d.day, f.model_id, f.endpoint_id, f.provider_id, f.success, f.user_id
-        UNION ALL
-        SELECT date_trunc('day', l.occurred_at, dtz),
-               count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
-               sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
-               sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
-               coalesce(sum(l.input_cost_nano_usd), 0), coalesce(sum(l.output_cost_nano_usd), 0),
-               coalesce(sum(l.cache_read_cost_nano_usd), 0), coalesce(sum(l.cache_write_cost_nano_usd), 0),
-               coalesce(sum(l.reasoning_cost_nano_usd), 0), coalesce(sum(l.total_cost_nano_usd), 0),
-               coalesce(sum(l.latency_ms), 0), count(l.latency_ms),
-               l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id,
-               @extschema@.usage_latency_hist(l.latency_ms)
-        FROM @extschema@.usage_log l
-        WHERE l.event_id > lo AND l.event_id <= hi
-          AND EXISTS (SELECT 1 FROM pg_temp.tokenledger_fold x
-                      WHERE date_trunc('day', x.bucket, dtz)
-                            <> date_trunc('day', x.bucket + interval '1 hour' - interval '1 microsecond', dtz))
-          AND date_trunc('day', date_trunc('hour', l.occurred_at, 'UTC'), dtz)
-              <> date_trunc('day', date_trunc('hour', l.occurred_at, 'UTC') + interval '1 hour' - interval '1 microsecond', dtz)
-        GROUP BY 1, l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id
-    ) AS u (day, requests, unpriced_requests, input_tokens, output_tokens, cache_read_tokens,
-            cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens,
-            input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, cache_write_cost_nano_usd,
-            reasoning_cost_nano_usd, total_cost_nano_usd, latency_sum_ms, latency_count,
-            model_id, endpoint_id, provider_id, success, user_id, latency_hist)
-    GROUP BY u.day, u.model_id, u.endpoint_id, u.provider_id, u.success, u.user_id;
+        GROUP BY 1, f.model_id, f.endpoint_id, f.provider_id, f.success, f.user_id;
+    ELSE
+        INSERT INTO pg_temp.tokenledger_fold_daily
+        SELECT u.day, sum(u.requests), sum(u.unpriced_requests),
+               sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_read_tokens), sum(u.cache_write_tokens),
+               sum(u.cache_write_1h_tokens), sum(u.reasoning_tokens), sum(u.total_tokens),
+               sum(u.input_cost_nano_usd), sum(u.output_cost_nano_usd), sum(u.cache_read_cost_nano_usd),
+               sum(u.cache_write_cost_nano_usd), sum(u.reasoning_cost_nano_usd), sum(u.total_cost_nano_usd),
+               sum(u.latency_sum_ms), sum(u.latency_count),
+               u.model_id, u.endpoint_id, u.provider_id, u.success, u.user_id,
+               @extschema@.usage_hist_sum(u.latency_hist)
+        FROM (
+            SELECT d.day, sum(f.requests), sum(f.unpriced_requests),
+                   sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
+                   sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
+                   sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
+                   sum(f.cache_write_cost_nano_usd), sum(f.reasoning_cost_nano_usd), sum(f.total_cost_nano_usd),
+                   sum(f.latency_sum_ms), sum(f.latency_count),
+                   f.model_id, f.endpoint_id, f.provider_id, f.success, f.user_id,
+                   @extschema@.usage_hist_sum(f.latency_hist)
+            FROM pg_temp.tokenledger_fold f
+            CROSS JOIN LATERAL (SELECT date_trunc('day', f.bucket, dtz) AS day) d
+            WHERE d.day = date_trunc('day', f.bucket + interval '1 hour' - interval '1 microsecond', dtz)
+            GROUP BY d.day, f.model_id, f.endpoint_id, f.provider_id, f.success, f.user_id
+            UNION ALL
+            SELECT date_trunc('day', l.occurred_at, dtz),
+                   count(*), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+                   sum(l.input_tokens), sum(l.output_tokens), sum(l.cache_read_tokens), sum(l.cache_write_tokens),
+                   sum(l.cache_write_1h_tokens), sum(l.reasoning_tokens), sum(l.total_tokens),
+                   coalesce(sum(l.input_cost_nano_usd), 0), coalesce(sum(l.output_cost_nano_usd), 0),
+                   coalesce(sum(l.cache_read_cost_nano_usd), 0), coalesce(sum(l.cache_write_cost_nano_usd), 0),
+                   coalesce(sum(l.reasoning_cost_nano_usd), 0), coalesce(sum(l.total_cost_nano_usd), 0),
+                   coalesce(sum(l.latency_ms), 0), count(l.latency_ms),
+                   l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id,
+                   @extschema@.usage_latency_hist(l.latency_ms)
+            FROM @extschema@.usage_log l
+            WHERE l.event_id > lo AND l.event_id <= hi
+              AND EXISTS (SELECT 1 FROM pg_temp.tokenledger_fold x
+                          WHERE date_trunc('day', x.bucket, dtz)
+                                <> date_trunc('day', x.bucket + interval '1 hour' - interval '1 microsecond', dtz))
+              AND date_trunc('day', date_trunc('hour', l.occurred_at, 'UTC'), dtz)
+                  <> date_trunc('day', date_trunc('hour', l.occurred_at, 'UTC') + interval '1 hour' - interval '1 microsecond', dtz)
+            GROUP BY 1, l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id
+        ) AS u (day, requests, unpriced_requests, input_tokens, output_tokens, cache_read_tokens,
+                cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, total_tokens,
+                input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, cache_write_cost_nano_usd,
+                reasoning_cost_nano_usd, total_cost_nano_usd, latency_sum_ms, latency_count,
+                model_id, endpoint_id, provider_id, success, user_id, latency_hist)
+        GROUP BY u.day, u.model_id, u.endpoint_id, u.provider_id, u.success, u.user_id;
+    END IF;
     PERFORM @extschema@.usage_rollup_merge('usage_rollup_daily', 'tokenledger_fold_daily');
     PERFORM @extschema@.usage_rollup_fan_out();
     RETURN n;
@@ -443,7 +460,7 @@ LANGUAGE plpgsql
 AS $fn$
 DECLARE
     bs bigint := coalesce(batch_size,
-                          coalesce(pg_catalog.current_setting('tokenledger.rollup_batch_size', true), '50000')::integer);
+                          coalesce(pg_catalog.current_setting('tokenledger.rollup_batch_size', true), '500000')::integer);
     k1 integer := pg_catalog.hashtext('tokenledger');
     target bigint;
     wm bigint;
@@ -484,7 +501,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON PROCEDURE @extschema@.usage_rollup(integer) IS
-'Folds every committed ledger row above the watermark into usage_rollup_hourly and usage_rollup_daily, exactly once, in batches that each commit; safe to re-run and never overlaps another run';
+'Folds every committed ledger row above the watermark into usage_rollup_hourly, usage_rollup_daily and the summary tables, exactly once, in batches that each commit; safe to re-run and never overlaps another run';
 REVOKE ALL ON PROCEDURE @extschema@.usage_rollup(integer) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE @extschema@.usage_rollup(integer) TO tokenledger_admin;
 

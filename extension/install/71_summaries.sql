@@ -51,7 +51,8 @@ CREATE TABLE @extschema@.usage_rollup_user_cum (
     unpriced_requests   bigint NOT NULL,
     total_tokens        bigint NOT NULL,
     total_cost_nano_usd bigint NOT NULL,
-    PRIMARY KEY (user_id, bucket)
+    -- covering: a report reads each user's row before a bound from the index alone
+    PRIMARY KEY (user_id, bucket) INCLUDE (requests, failures, unpriced_requests, total_tokens, total_cost_nano_usd)
 );
 COMMENT ON TABLE @extschema@.usage_rollup_user_cum IS 'Per user, running totals of the rolled-up ledger through the end of each UTC hour the user was active in; maintained by usage_rollup';
 
@@ -106,16 +107,34 @@ BEGIN
 END
 $comments$;
 
+-- Every fold updates the rows of the current hour and day in place: room
+-- on each page lets those updates stay HOT (no new index entries). The
+-- 0.1.0 rollup tables get the same.
+ALTER TABLE @extschema@.usage_rollup_hourly SET (fillfactor = 70);
+ALTER TABLE @extschema@.usage_rollup_daily SET (fillfactor = 70);
+ALTER TABLE @extschema@.usage_rollup_platform_hourly SET (fillfactor = 70);
+ALTER TABLE @extschema@.usage_rollup_platform_daily SET (fillfactor = 70);
+ALTER TABLE @extschema@.usage_rollup_user_totals SET (fillfactor = 70);
+
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_rollup_platform_hourly', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_rollup_platform_daily', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_rollup_user_cum', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_rollup_user_totals', '');
 
--- Platform tables hold no user: admins only. Per-user tables: readers see
--- their own rows, as in the ledger.
+-- Platform rows hold no user: only admins see them. Readers may select
+-- (the one-user reports name these tables in an arm they never run) but no
+-- policy gives them a row. Per-user tables: readers see their own rows, as
+-- in the ledger.
 REVOKE ALL ON @extschema@.usage_rollup_platform_hourly, @extschema@.usage_rollup_platform_daily,
               @extschema@.usage_rollup_user_cum, @extschema@.usage_rollup_user_totals FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE ON @extschema@.usage_rollup_platform_hourly, @extschema@.usage_rollup_platform_daily TO tokenledger_admin;
+GRANT SELECT ON @extschema@.usage_rollup_platform_hourly, @extschema@.usage_rollup_platform_daily TO tokenledger_reader, tokenledger_admin;
+GRANT INSERT, UPDATE ON @extschema@.usage_rollup_platform_hourly, @extschema@.usage_rollup_platform_daily TO tokenledger_admin;
+ALTER TABLE @extschema@.usage_rollup_platform_hourly ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.usage_rollup_platform_daily ENABLE ROW LEVEL SECURITY;
+CREATE POLICY usage_rollup_platform_hourly_admin ON @extschema@.usage_rollup_platform_hourly TO tokenledger_admin USING (true) WITH CHECK (true);
+CREATE POLICY usage_rollup_platform_daily_admin ON @extschema@.usage_rollup_platform_daily TO tokenledger_admin USING (true) WITH CHECK (true);
+COMMENT ON POLICY usage_rollup_platform_hourly_admin ON @extschema@.usage_rollup_platform_hourly IS 'Only admins see platform rows';
+COMMENT ON POLICY usage_rollup_platform_daily_admin ON @extschema@.usage_rollup_platform_daily IS 'Only admins see platform rows';
 GRANT SELECT ON @extschema@.usage_rollup_user_cum, @extschema@.usage_rollup_user_totals TO tokenledger_reader, tokenledger_admin;
 GRANT INSERT, UPDATE ON @extschema@.usage_rollup_user_cum, @extschema@.usage_rollup_user_totals TO tokenledger_admin;
 ALTER TABLE @extschema@.usage_rollup_user_cum ENABLE ROW LEVEL SECURITY;

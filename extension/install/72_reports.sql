@@ -1,5 +1,8 @@
 -- Reports: the rollups plus the raw tail above the watermark, so every
 -- answer includes events logged a second ago and agrees with the ledger.
+-- Report functions run with jit off: their queries take milliseconds, and
+-- generic estimates over the partitioned ledger would otherwise make the
+-- planner compile them, which costs more than they run.
 --
 -- A period [from, to) is answered from three sources that never overlap:
 --   whole days (in the daily rollup's zone, when the report zone is the same)
@@ -158,39 +161,45 @@ raw AS NOT MATERIALIZED (
            l.cache_read_cost_nano_usd, l.cache_write_cost_nano_usd, l.reasoning_cost_nano_usd, l.total_cost_nano_usd,
            l.latency_ms
     FROM @extschema@.usage_log l WHERE l.user_id = p_user_id),
--- Raw rows of the edges and the tail, each with the sign it counts with
--- (-1: a whole edge hour was read from the rollup, these rows lie outside
--- the period and come off again).
+-- Raw rows of the edge hours and the tail, each with the sign it counts
+-- with and its granule. Inside the period at an edge: +1, unless that edge
+-- hour is read whole from the rollup (hs_sub, he_sub), where the rolled-up
+-- rows outside the period count -1 instead. One scan covers both edges,
+-- reading only the part of each edge hour that counts.
+edges AS (
+    SELECT CASE WHEN r.occurred_at < (SELECT s.f FROM s) THEN -1
+                WHEN r.occurred_at < (SELECT s.hs FROM s) THEN CASE WHEN (SELECT s.hs_sub FROM s) THEN 0 ELSE 1 END
+                WHEN r.occurred_at < (SELECT s.t FROM s) THEN CASE WHEN (SELECT s.he_sub FROM s) THEN 0 ELSE 1 END
+                ELSE -1 END AS sign,
+           CASE WHEN r.occurred_at < (SELECT s.f FROM s) THEN (SELECT s.hs FROM s) - interval '1 hour'
+                WHEN r.occurred_at < (SELECT s.hs FROM s) THEN greatest(date_trunc('hour', r.occurred_at, 'UTC'), (SELECT s.f FROM s))
+                WHEN r.occurred_at < (SELECT s.t FROM s) THEN date_trunc('hour', r.occurred_at, 'UTC')
+                ELSE (SELECT s.he FROM s) END AS granule,
+           r.*
+    FROM raw r
+    WHERE r.event_id + 0 <= (SELECT s.wm FROM s)
+      AND ((r.occurred_at >= (SELECT CASE WHEN s.hs_sub THEN s.hs - interval '1 hour' ELSE s.f END FROM s)
+            AND r.occurred_at < (SELECT CASE WHEN s.hs_sub THEN s.f ELSE s.hs END FROM s))
+           OR (r.occurred_at >= (SELECT CASE WHEN s.he_sub THEN s.t ELSE s.he END FROM s)
+               AND r.occurred_at < (SELECT CASE WHEN s.he_sub THEN s.he + interval '1 hour' ELSE s.t END FROM s)))),
 raw_parts AS (
-    -- rolled-up events in the partial hour at the start
-    SELECT greatest(date_trunc('hour', r.occurred_at, 'UTC'), (SELECT s.f FROM s)) AS granule, 1 AS sign, r.*
-    FROM raw r
-    WHERE r.occurred_at >= (SELECT s.f FROM s) AND r.occurred_at < (SELECT s.hs FROM s)
-      AND r.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.hs_sub FROM s)
-    UNION ALL
-    -- rolled-up events in the partial hour at the end
-    SELECT date_trunc('hour', r.occurred_at, 'UTC'), 1, r.*
-    FROM raw r
-    WHERE r.occurred_at >= (SELECT s.he FROM s) AND r.occurred_at < (SELECT s.t FROM s)
-      AND r.event_id + 0 <= (SELECT s.wm FROM s) AND NOT (SELECT s.he_sub FROM s)
+    SELECT e.granule, e.sign, e.occurred_at, e.user_id, e.provider_id, e.model_id, e.endpoint_id, e.success,
+           e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_write_tokens, e.cache_write_1h_tokens,
+           e.reasoning_tokens, e.total_tokens, e.input_cost_nano_usd, e.output_cost_nano_usd,
+           e.cache_read_cost_nano_usd, e.cache_write_cost_nano_usd, e.reasoning_cost_nano_usd, e.total_cost_nano_usd,
+           e.latency_ms
+    FROM edges e WHERE e.sign <> 0
     UNION ALL
     -- the tail: every event not rolled up yet
-    SELECT greatest(date_trunc('hour', r.occurred_at, 'UTC'), (SELECT s.f FROM s)), 1, r.*
+    SELECT greatest(date_trunc('hour', r.occurred_at, 'UTC'), (SELECT s.f FROM s)), 1, r.occurred_at, r.user_id,
+           r.provider_id, r.model_id, r.endpoint_id, r.success,
+           r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens, r.cache_write_1h_tokens,
+           r.reasoning_tokens, r.total_tokens, r.input_cost_nano_usd, r.output_cost_nano_usd,
+           r.cache_read_cost_nano_usd, r.cache_write_cost_nano_usd, r.reasoning_cost_nano_usd, r.total_cost_nano_usd,
+           r.latency_ms
     FROM raw r
     WHERE r.event_id > (SELECT s.wm FROM s)
-      AND r.occurred_at >= (SELECT s.f FROM s) AND r.occurred_at < (SELECT s.t FROM s)
-    UNION ALL
-    -- the start hour read whole: minus its rolled-up events before the period
-    SELECT (SELECT s.hs FROM s) - interval '1 hour', -1, r.*
-    FROM raw r
-    WHERE r.occurred_at >= (SELECT s.hs FROM s) - interval '1 hour' AND r.occurred_at < (SELECT s.f FROM s)
-      AND r.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.hs_sub FROM s)
-    UNION ALL
-    -- the end hour read whole: minus its rolled-up events after the period
-    SELECT (SELECT s.he FROM s), -1, r.*
-    FROM raw r
-    WHERE r.occurred_at >= (SELECT s.t FROM s) AND r.occurred_at < (SELECT s.he FROM s) + interval '1 hour'
-      AND r.event_id + 0 <= (SELECT s.wm FROM s) AND (SELECT s.he_sub FROM s))
+      AND r.occurred_at >= (SELECT s.f FROM s) AND r.occurred_at < (SELECT s.t FROM s))
 -- whole days
 -- (the constant bounds repeat the segment bounds loosely so the planner can
 -- estimate the range when the period is known at planning time)
@@ -284,50 +293,65 @@ WITH b AS MATERIALIZED (
            hi.cum_before AS t_cum, hi.raw_from AS t_raw_from, hi.raw_to AS t_raw_to, hi.sign AS t_sign
     FROM @extschema@.usage_running_total_bound(coalesce(p_from, '-infinity')) lo,
          @extschema@.usage_running_total_bound(coalesce(p_to, 'infinity')) hi),
--- (sign, bound) pairs: + the running totals at to, - those at from
+-- F(to) - F(from) from the running totals, one row per user: a user whose
+-- rolled-up history lies wholly before a bound has its all-time totals
+-- there, one whose history starts at or after it has 0, and only the
+-- others need their latest usage_rollup_user_cum row before the bound (the
+-- gating conditions skip the index probe for everyone else).
 cum AS (
-    -- users whose whole rolled-up history lies before the bound
-    SELECT u.user_id, x.sign, u.requests, u.failures, u.unpriced_requests, u.total_tokens, u.total_cost_nano_usd
-    FROM (SELECT 1 AS sign, (SELECT b.t_cum FROM b) AS bound UNION ALL SELECT -1, (SELECT b.f_cum FROM b)) x
-    JOIN @extschema@.usage_rollup_user_totals u ON u.last_bucket < x.bound
-    UNION ALL
-    -- users with rows on both sides: their latest row before the bound
-    SELECT u.user_id, x.sign, c.requests, c.failures, c.unpriced_requests, c.total_tokens, c.total_cost_nano_usd
-    FROM (SELECT 1 AS sign, (SELECT b.t_cum FROM b) AS bound UNION ALL SELECT -1, (SELECT b.f_cum FROM b)) x
-    JOIN @extschema@.usage_rollup_user_totals u ON u.last_bucket >= x.bound AND u.first_bucket < x.bound
-    CROSS JOIN LATERAL (SELECT c.requests, c.failures, c.unpriced_requests, c.total_tokens, c.total_cost_nano_usd
-                        FROM @extschema@.usage_rollup_user_cum c
-                        WHERE c.user_id = u.user_id AND c.bucket < x.bound
-                        ORDER BY c.bucket DESC LIMIT 1) c),
+    SELECT u.user_id,
+           CASE WHEN u.last_bucket < bt.t_cum THEN u.requests ELSE coalesce(tc.requests, 0) END
+             - CASE WHEN u.last_bucket < bt.f_cum THEN u.requests ELSE coalesce(fc.requests, 0) END AS requests,
+           CASE WHEN u.last_bucket < bt.t_cum THEN u.failures ELSE coalesce(tc.failures, 0) END
+             - CASE WHEN u.last_bucket < bt.f_cum THEN u.failures ELSE coalesce(fc.failures, 0) END AS failures,
+           CASE WHEN u.last_bucket < bt.t_cum THEN u.unpriced_requests ELSE coalesce(tc.unpriced_requests, 0) END
+             - CASE WHEN u.last_bucket < bt.f_cum THEN u.unpriced_requests ELSE coalesce(fc.unpriced_requests, 0) END AS unpriced_requests,
+           CASE WHEN u.last_bucket < bt.t_cum THEN u.total_tokens ELSE coalesce(tc.total_tokens, 0) END
+             - CASE WHEN u.last_bucket < bt.f_cum THEN u.total_tokens ELSE coalesce(fc.total_tokens, 0) END AS total_tokens,
+           CASE WHEN u.last_bucket < bt.t_cum THEN u.total_cost_nano_usd ELSE coalesce(tc.total_cost_nano_usd, 0) END
+             - CASE WHEN u.last_bucket < bt.f_cum THEN u.total_cost_nano_usd ELSE coalesce(fc.total_cost_nano_usd, 0) END AS total_cost_nano_usd
+    FROM b bt
+    CROSS JOIN @extschema@.usage_rollup_user_totals u
+    LEFT JOIN LATERAL (SELECT c.requests, c.failures, c.unpriced_requests, c.total_tokens, c.total_cost_nano_usd
+                       FROM @extschema@.usage_rollup_user_cum c
+                       WHERE u.last_bucket >= bt.t_cum AND u.first_bucket < bt.t_cum
+                         AND c.user_id = u.user_id AND c.bucket < bt.t_cum
+                       ORDER BY c.bucket DESC LIMIT 1) tc ON true
+    LEFT JOIN LATERAL (SELECT c.requests, c.failures, c.unpriced_requests, c.total_tokens, c.total_cost_nano_usd
+                       FROM @extschema@.usage_rollup_user_cum c
+                       WHERE u.last_bucket >= bt.f_cum AND u.first_bucket < bt.f_cum
+                         AND c.user_id = u.user_id AND c.bucket < bt.f_cum
+                       ORDER BY c.bucket DESC LIMIT 1) fc ON true
+    WHERE u.first_bucket < bt.t_cum AND u.last_bucket >= bt.f_cum),
+-- The raw rows next to the bounds (rolled up) and the tail, per user.
 raw AS (
-    -- rolled-up raw rows between a bound's hour boundary and the bound
-    SELECT l.user_id, (SELECT b.t_sign FROM b) AS sign, l.success, l.total_tokens, l.total_cost_nano_usd
-    FROM @extschema@.usage_log l
-    WHERE l.occurred_at >= (SELECT b.t_raw_from FROM b) AND l.occurred_at < (SELECT b.t_raw_to FROM b)
-      AND l.event_id + 0 <= (SELECT b.wm FROM b)
-    UNION ALL
-    SELECT l.user_id, -(SELECT b.f_sign FROM b), l.success, l.total_tokens, l.total_cost_nano_usd
-    FROM @extschema@.usage_log l
-    WHERE l.occurred_at >= (SELECT b.f_raw_from FROM b) AND l.occurred_at < (SELECT b.f_raw_to FROM b)
-      AND l.event_id + 0 <= (SELECT b.wm FROM b)
-    UNION ALL
-    -- the tail: every event in the period not rolled up yet
-    SELECT l.user_id, 1, l.success, l.total_tokens, l.total_cost_nano_usd
-    FROM @extschema@.usage_log l
-    WHERE l.event_id > (SELECT b.wm FROM b)
-      AND l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b))
-SELECT p.user_id, sum(p.requests)::bigint, sum(p.failures)::bigint, sum(p.unpriced_requests)::bigint,
-       sum(p.total_tokens)::bigint, sum(p.total_cost_nano_usd)::bigint
-FROM (SELECT c.user_id, c.sign * c.requests AS requests, c.sign * c.failures AS failures,
-             c.sign * c.unpriced_requests AS unpriced_requests, c.sign * c.total_tokens AS total_tokens,
-             c.sign * c.total_cost_nano_usd AS total_cost_nano_usd
-      FROM cum c
-      UNION ALL
-      SELECT r.user_id, r.sign, r.sign * (NOT r.success)::int, r.sign * (r.total_cost_nano_usd IS NULL)::int,
-             r.sign * r.total_tokens, r.sign * coalesce(r.total_cost_nano_usd, 0)
-      FROM raw r) p
-GROUP BY p.user_id
-HAVING sum(p.requests) > 0
+    SELECT r.user_id, sum(r.sign) AS requests, sum(r.sign) FILTER (WHERE NOT r.success) AS failures,
+           sum(r.sign) FILTER (WHERE r.total_cost_nano_usd IS NULL) AS unpriced_requests,
+           sum(r.sign * r.total_tokens) AS total_tokens, sum(r.sign * coalesce(r.total_cost_nano_usd, 0)) AS total_cost_nano_usd
+    FROM (SELECT l.user_id, (SELECT b.t_sign FROM b) AS sign, l.success, l.total_tokens, l.total_cost_nano_usd
+          FROM @extschema@.usage_log l
+          WHERE l.occurred_at >= (SELECT b.t_raw_from FROM b) AND l.occurred_at < (SELECT b.t_raw_to FROM b)
+            AND l.event_id + 0 <= (SELECT b.wm FROM b)
+          UNION ALL
+          SELECT l.user_id, -(SELECT b.f_sign FROM b), l.success, l.total_tokens, l.total_cost_nano_usd
+          FROM @extschema@.usage_log l
+          WHERE l.occurred_at >= (SELECT b.f_raw_from FROM b) AND l.occurred_at < (SELECT b.f_raw_to FROM b)
+            AND l.event_id + 0 <= (SELECT b.wm FROM b)
+          UNION ALL
+          SELECT l.user_id, 1, l.success, l.total_tokens, l.total_cost_nano_usd
+          FROM @extschema@.usage_log l
+          WHERE l.event_id > (SELECT b.wm FROM b)
+            AND l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)) r
+    GROUP BY r.user_id)
+SELECT coalesce(c.user_id, r.user_id),
+       (coalesce(c.requests, 0) + coalesce(r.requests, 0))::bigint,
+       (coalesce(c.failures, 0) + coalesce(r.failures, 0))::bigint,
+       (coalesce(c.unpriced_requests, 0) + coalesce(r.unpriced_requests, 0))::bigint,
+       (coalesce(c.total_tokens, 0) + coalesce(r.total_tokens, 0))::bigint,
+       (coalesce(c.total_cost_nano_usd, 0) + coalesce(r.total_cost_nano_usd, 0))::bigint
+FROM cum c
+FULL JOIN raw r ON r.user_id = c.user_id
+WHERE coalesce(c.requests, 0) + coalesce(r.requests, 0) > 0
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz) IS
 'Internal: every user''s requests, failures, unpriced requests, tokens and cost in [from, to) (users with events in it only), from the per-user running totals, raw edges of at most half an hour and the raw tail';
@@ -365,6 +389,7 @@ CREATE FUNCTION @extschema@.usage_user_summary(user_id text, from_time timestamp
 RETURNS TABLE (period_from timestamptz, period_to timestamptz, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $fn$
 DECLARE
     p record;
@@ -406,6 +431,7 @@ CREATE FUNCTION @extschema@.usage_top_users(from_time timestamptz DEFAULT NULL, 
 RETURNS TABLE (rank bigint, user_id text, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint, total_cost_usd numeric)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $fn$
 DECLARE
     p record;
@@ -503,6 +529,7 @@ CREATE FUNCTION @extschema@.usage_system_summary(from_time timestamptz DEFAULT N
 RETURNS TABLE (period_from timestamptz, period_to timestamptz, unique_users bigint, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, days integer, avg_requests_per_day numeric, avg_cost_per_day_usd numeric)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $fn$
 DECLARE
     p record;
@@ -556,6 +583,7 @@ CREATE FUNCTION @extschema@.usage_timeseries(bucket text DEFAULT 'day', from_tim
 RETURNS TABLE (bucket_start timestamptz, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint, total_cost_usd numeric, avg_latency_ms numeric)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $fn$
 DECLARE
     tz text := @extschema@.usage_report_timezone();
@@ -624,6 +652,7 @@ CREATE FUNCTION @extschema@.usage_breakdown(dimension text, from_time timestampt
 RETURNS TABLE (name text, requests bigint, successes bigint, failures bigint, success_rate numeric, unpriced_requests bigint, input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, cache_write_1h_tokens bigint, reasoning_tokens bigint, total_tokens bigint, input_cost_usd numeric, output_cost_usd numeric, cache_read_cost_usd numeric, cache_write_cost_usd numeric, reasoning_cost_usd numeric, total_cost_usd numeric, avg_latency_ms numeric, p50_latency_ms bigint, p95_latency_ms bigint, p99_latency_ms bigint, cost_share numeric)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $fn$
 DECLARE
     p record;
@@ -724,6 +753,7 @@ CREATE FUNCTION @extschema@.usage_totals()
 RETURNS TABLE (period text, period_from timestamptz, period_to timestamptz, requests bigint, failures bigint, unique_users bigint, unpriced_requests bigint, total_tokens bigint, total_cost_usd numeric)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $fn$
 SELECT p.name, p.f, p.t,
        coalesce(sum(x.requests), 0)::bigint, coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
