@@ -321,7 +321,8 @@ SELECT count(*) AS rows_naming_forgotten_users FROM (
 WHERE user_id IN ('user3', 'user5');
 
 -- Days in a zone with a half-hour offset: every rollup rebuilt from the
--- ledger with day_timezone Asia/Kolkata, then the reports in that zone.
+-- ledger with day_timezone Asia/Kolkata (hours that straddle two days),
+-- then the summaries and the platform and per-user reports in that zone.
 TRUNCATE usage_rollup_hourly, usage_rollup_daily, usage_rollup_platform_hourly, usage_rollup_platform_daily,
          usage_rollup_user_cum, usage_rollup_user_totals;
 UPDATE usage_rollup_state SET watermark = 0, day_timezone = 'Asia/Kolkata';
@@ -339,8 +340,17 @@ SELECT count(*) AS kolkata_system_summary_mismatches FROM periods p, LATERAL (
            usage_hist_quantile(usage_latency_hist(latency_ms), 0.95)
     FROM raw_in(p.f, p.t)
 ) x;
-SELECT c.b AS bucket, sum(series_mismatches(c.b, 'Asia/Kolkata', c.flt, p.f, p.t, p.u)) AS kolkata_timeseries_mismatches
-FROM (SELECT DISTINCT b, flt FROM series_cases WHERE b IN ('day', 'month')) c, periods p
-WHERE p.i > 0
+-- Days in a zone with daylight saving time (New York changes on 8 March
+-- 2026): the day, week and month series come from the daily summaries.
+TRUNCATE usage_rollup_hourly, usage_rollup_daily, usage_rollup_platform_hourly, usage_rollup_platform_daily,
+         usage_rollup_user_cum, usage_rollup_user_totals;
+UPDATE usage_rollup_state SET watermark = 0, day_timezone = 'America/New_York';
+CALL usage_rollup();
+SELECT random_events(100, '2026-03-01+00', interval '40 days') AS tail_events;
+SET tokenledger.timezone = 'America/New_York';
+SELECT * FROM summary_mismatches();
+SELECT c.b AS bucket, sum(series_mismatches(c.b, 'America/New_York', c.flt, p.f, p.t, p.u)) AS new_york_timeseries_mismatches
+FROM (SELECT DISTINCT b, flt FROM series_cases WHERE b <> 'hour' AND flt IN ('none', 'user', 'model')) c, periods p
+WHERE p.i > 0 AND p.i <= 12
 GROUP BY c.b ORDER BY c.b;
 RESET tokenledger.timezone;

@@ -252,7 +252,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestampt
 -- before an hour boundary next to x; none needed when the user's history
 -- lies wholly on one side of it) plus or minus the raw rows between that
 -- boundary and x: at most half an hour of events, or none when x is about
--- now.
+-- now. usage_user_range is never inlined (SET): called laterally, its
+-- materialized bounds would be read once for every outer row.
 CREATE FUNCTION @extschema@.usage_running_total_bound(x timestamptz,
     OUT cum_before timestamptz, OUT raw_from timestamptz, OUT raw_to timestamptz, OUT sign integer)
 LANGUAGE plpgsql STABLE
@@ -285,6 +286,7 @@ CREATE FUNCTION @extschema@.usage_user_range(p_from timestamptz, p_to timestampt
 RETURNS TABLE (user_id text, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint,
                total_cost_nano_usd bigint)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 WITH b AS MATERIALIZED (
     SELECT (SELECT s.watermark FROM @extschema@.usage_rollup_state s) AS wm,
@@ -749,23 +751,33 @@ COMMENT ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) IS
 REVOKE ALL ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) TO tokenledger_admin;
 
+-- One query per period: usage_report_facts is inlined with its period as
+-- plain parameters (never laterally, where its materialized segment CTE
+-- would be read once for all periods).
 CREATE FUNCTION @extschema@.usage_totals()
 RETURNS TABLE (period text, period_from timestamptz, period_to timestamptz, requests bigint, failures bigint, unique_users bigint, unpriced_requests bigint, total_tokens bigint, total_cost_usd numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $fn$
-SELECT p.name, p.f, p.t,
-       coalesce(sum(x.requests), 0)::bigint, coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
-       (SELECT count(*) FROM @extschema@.usage_user_range(p.f, p.t))::bigint, coalesce(sum(x.unpriced_requests), 0)::bigint,
-       coalesce(sum(x.total_tokens), 0)::bigint, @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0))
-FROM (VALUES ('all_time', 1, '-infinity'::timestamptz, 'infinity'::timestamptz),
-             ('this_month', 2, (@extschema@.usage_period(NULL, NULL, 'month')).period_from, (@extschema@.usage_period(NULL, NULL, 'month')).period_to),
-             ('today', 3, (@extschema@.usage_period(NULL, NULL, 'day')).period_from, (@extschema@.usage_period(NULL, NULL, 'day')).period_to)
-     ) AS p(name, ord, f, t)
-LEFT JOIN LATERAL @extschema@.usage_report_facts(p.f, p.t) x ON true
-GROUP BY p.name, p.ord, p.f, p.t
-ORDER BY p.ord
+DECLARE
+    p record;
+BEGIN
+    FOR p IN
+        SELECT 'all_time' AS name, '-infinity'::timestamptz AS f, 'infinity'::timestamptz AS t
+        UNION ALL
+        SELECT 'this_month', m.period_from, m.period_to FROM @extschema@.usage_period(NULL, NULL, 'month') m
+        UNION ALL
+        SELECT 'today', d.period_from, d.period_to FROM @extschema@.usage_period(NULL, NULL, 'day') d
+    LOOP
+        RETURN QUERY
+        SELECT p.name, p.f, p.t,
+               coalesce(sum(x.requests), 0)::bigint, coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
+               (SELECT count(*) FROM @extschema@.usage_user_range(p.f, p.t))::bigint, coalesce(sum(x.unpriced_requests), 0)::bigint,
+               coalesce(sum(x.total_tokens), 0)::bigint, @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0))
+        FROM @extschema@.usage_report_facts(p.f, p.t) x;
+    END LOOP;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_totals() IS
 'Platform-wide requests, users, tokens and USD cost for all time, this month and today (calendar periods in tokenledger.timezone)';
