@@ -252,8 +252,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_report_facts(timestamptz, timestampt
 -- before an hour boundary next to x; none needed when the user's history
 -- lies wholly on one side of it) plus or minus the raw rows between that
 -- boundary and x: at most half an hour of events, or none when x is about
--- now. usage_user_range is never inlined (SET): called laterally, its
--- materialized bounds would be read once for every outer row.
+-- now. usage_user_range is never inlined (SET): inlined into a lateral
+-- call, its materialized bounds were not recomputed for each outer row
+-- (report_random caught it).
 CREATE FUNCTION @extschema@.usage_running_total_bound(x timestamptz,
     OUT cum_before timestamptz, OUT raw_from timestamptz, OUT raw_to timestamptz, OUT sign integer)
 LANGUAGE plpgsql STABLE
@@ -751,9 +752,7 @@ COMMENT ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) IS
 REVOKE ALL ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_by_provider(timestamptz, timestamptz) TO tokenledger_admin;
 
--- One query per period: usage_report_facts is inlined with its period as
--- plain parameters (never laterally, where its materialized segment CTE
--- would be read once for all periods).
+-- One query per period, each with its bounds as plain parameters.
 CREATE FUNCTION @extschema@.usage_totals()
 RETURNS TABLE (period text, period_from timestamptz, period_to timestamptz, requests bigint, failures bigint, unique_users bigint, unpriced_requests bigint, total_tokens bigint, total_cost_usd numeric)
 LANGUAGE plpgsql STABLE
