@@ -158,34 +158,60 @@ COMMENT ON POLICY usage_rollup_user_totals_admin ON @extschema@.usage_rollup_use
 COMMENT ON POLICY usage_rollup_user_totals_reader ON @extschema@.usage_rollup_user_totals IS 'A reader sees only rows whose user_id is their own role name';
 
 -- Staging tables of one session's rollup work (fold, reprice hook,
--- erasure); emptied at commit.
+-- erasure); emptied at commit. Returns whether it created any: callers that
+-- run as definer (usage_reprice, usage_forget_user) drop what they created,
+-- so that the session's own rollup runs can create tables they may use.
 CREATE FUNCTION @extschema@.usage_rollup_staging()
-RETURNS void
+RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    created boolean := false;
 BEGIN
     IF pg_catalog.to_regclass('pg_temp.tokenledger_fold') IS NULL THEN
         CREATE TEMP TABLE tokenledger_fold (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DELETE ROWS;
+        created := true;
     END IF;
     IF pg_catalog.to_regclass('pg_temp.tokenledger_fold_daily') IS NULL THEN
         CREATE TEMP TABLE tokenledger_fold_daily (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DELETE ROWS;
+        created := true;
     END IF;
     IF pg_catalog.to_regclass('pg_temp.tokenledger_fold_platform') IS NULL THEN
         CREATE TEMP TABLE tokenledger_fold_platform (LIKE @extschema@.usage_rollup_platform_hourly) ON COMMIT DELETE ROWS;
+        created := true;
     END IF;
     IF pg_catalog.to_regclass('pg_temp.tokenledger_user_delta') IS NULL THEN
         CREATE TEMP TABLE tokenledger_user_delta (LIKE @extschema@.usage_rollup_user_cum) ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE tokenledger_user_run (LIKE @extschema@.usage_rollup_user_cum INCLUDING INDEXES) ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE tokenledger_user_new (LIKE @extschema@.usage_rollup_user_cum) ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE tokenledger_user_sum (LIKE @extschema@.usage_rollup_user_totals) ON COMMIT DELETE ROWS;
+        created := true;
     END IF;
+    RETURN created;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_rollup_staging() IS
-'Internal: creates this session''s staging tables for rollup work (emptied at commit) unless they exist';
+'Internal: creates this session''s staging tables for rollup work (emptied at commit) unless they exist; returns whether it created any';
 REVOKE ALL ON FUNCTION @extschema@.usage_rollup_staging() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_staging() TO tokenledger_admin;
+
+-- Drops this session's staging tables (see usage_rollup_staging).
+CREATE FUNCTION @extschema@.usage_rollup_staging_drop()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    DROP TABLE IF EXISTS pg_temp.tokenledger_fold, pg_temp.tokenledger_fold_daily, pg_temp.tokenledger_fold_platform,
+                         pg_temp.tokenledger_user_delta, pg_temp.tokenledger_user_run, pg_temp.tokenledger_user_new,
+                         pg_temp.tokenledger_user_sum;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_rollup_staging_drop() IS
+'Internal: drops this session''s rollup staging tables';
+REVOKE ALL ON FUNCTION @extschema@.usage_rollup_staging_drop() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_staging_drop() TO tokenledger_admin;
 
 -- Adds per-user, per-hour amounts (staging table tokenledger_user_delta,
 -- shaped like usage_rollup_user_cum but holding amounts, not running
@@ -514,6 +540,7 @@ DECLARE
     wm bigint;
     dtz text;
     n bigint;
+    created boolean;
 BEGIN
     IF pg_catalog.to_regclass('pg_temp.tokenledger_cost_deltas') IS NULL THEN
         RAISE EXCEPTION 'temporary table tokenledger_cost_deltas does not exist'
@@ -542,7 +569,7 @@ BEGIN
     -- The change to each touched hourly and daily row, as amounts to add:
     -- the cost deltas, and unpriced_requests recounted from the ledger
     -- minus its current value. The fan-out carries them into the summaries.
-    PERFORM @extschema@.usage_rollup_staging();
+    created := @extschema@.usage_rollup_staging();
     TRUNCATE pg_temp.tokenledger_fold, pg_temp.tokenledger_fold_daily;
     INSERT INTO pg_temp.tokenledger_fold
     SELECT g.hour, 0,
@@ -584,6 +611,11 @@ BEGIN
     PERFORM @extschema@.usage_rollup_merge('usage_rollup_hourly', 'tokenledger_fold');
     PERFORM @extschema@.usage_rollup_merge('usage_rollup_daily', 'tokenledger_fold_daily');
     PERFORM @extschema@.usage_rollup_fan_out();
+    -- usage_reprice runs as definer: staging tables made here would belong
+    -- to its owner, out of reach of the session's own rollup runs.
+    IF created THEN
+        PERFORM @extschema@.usage_rollup_staging_drop();
+    END IF;
 
     DROP TABLE pg_temp.tokenledger_delta_groups;
     RETURN n;
@@ -604,7 +636,7 @@ DECLARE
     new_id text := coalesce(anonymous_id, 'forgotten:' || gen_random_uuid());
     n bigint;
     t text;
-    staged boolean;
+    created boolean;
 BEGIN
     IF old_id IS NULL OR old_id = '' THEN
         RAISE EXCEPTION 'user_id must not be null or empty'
@@ -644,8 +676,7 @@ BEGIN
     -- Platform summaries hold no user and stay as they are. Staging tables
     -- this definer call creates are dropped again, so that the caller's
     -- own rollup runs can create theirs.
-    staged := pg_catalog.to_regclass('pg_temp.tokenledger_user_delta') IS NOT NULL;
-    PERFORM @extschema@.usage_rollup_staging();
+    created := @extschema@.usage_rollup_staging();
     TRUNCATE pg_temp.tokenledger_user_delta;
     INSERT INTO pg_temp.tokenledger_user_delta
     SELECT new_id, c.bucket,
@@ -661,10 +692,8 @@ BEGIN
     DELETE FROM @extschema@.usage_rollup_user_totals u WHERE u.user_id = old_id;
     PERFORM @extschema@.usage_rollup_add_user_deltas();
     object := 'usage_rollup_user_cum'; rows_changed := n; RETURN NEXT;
-    IF NOT staged THEN
-        DROP TABLE pg_temp.tokenledger_fold, pg_temp.tokenledger_fold_daily, pg_temp.tokenledger_fold_platform,
-                   pg_temp.tokenledger_user_delta, pg_temp.tokenledger_user_run, pg_temp.tokenledger_user_new,
-                   pg_temp.tokenledger_user_sum;
+    IF created THEN
+        PERFORM @extschema@.usage_rollup_staging_drop();
     END IF;
 
     -- Quota state must not name the user either. Holds are transient: drop them.

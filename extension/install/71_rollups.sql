@@ -521,6 +521,7 @@ DECLARE
     wm bigint;
     dtz text;
     n bigint;
+    created boolean;
 BEGIN
     IF pg_catalog.to_regclass('pg_temp.tokenledger_cost_deltas') IS NULL THEN
         RAISE EXCEPTION 'temporary table tokenledger_cost_deltas does not exist'
@@ -549,7 +550,7 @@ BEGIN
     -- The change to each touched hourly and daily row, as amounts to add:
     -- the cost deltas, and unpriced_requests recounted from the ledger
     -- minus its current value. The fan-out carries them into the summaries.
-    PERFORM @extschema@.usage_rollup_staging();
+    created := @extschema@.usage_rollup_staging();
     TRUNCATE pg_temp.tokenledger_fold, pg_temp.tokenledger_fold_daily;
     INSERT INTO pg_temp.tokenledger_fold
     SELECT g.hour, 0,
@@ -591,6 +592,11 @@ BEGIN
     PERFORM @extschema@.usage_rollup_merge('usage_rollup_hourly', 'tokenledger_fold');
     PERFORM @extschema@.usage_rollup_merge('usage_rollup_daily', 'tokenledger_fold_daily');
     PERFORM @extschema@.usage_rollup_fan_out();
+    -- usage_reprice runs as definer: staging tables made here would belong
+    -- to its owner, out of reach of the session's own rollup runs.
+    IF created THEN
+        PERFORM @extschema@.usage_rollup_staging_drop();
+    END IF;
 
     DROP TABLE pg_temp.tokenledger_delta_groups;
     RETURN n;

@@ -1,10 +1,9 @@
 -- Erasure requests: usage_forget_user.
 
 -- Replaces a user id everywhere in the ledger, the rollups, the per-user
--- summaries and the quota
--- alerts with an anonymous subject, and removes the user's quota
--- assignment, block and open reservations (their audit trail is rewritten
--- to the subject). Totals are unchanged (rows are reassigned, not
+-- summaries and the quota alerts with an anonymous subject, and removes the
+-- user's quota assignment, block and open reservations (their audit trail
+-- is rewritten to the subject). Totals are unchanged (rows are reassigned, not
 -- deleted); rollup rows merge into the subject's rows. The default subject
 -- is a fresh random id per request, so the forgotten user's history stays
 -- one (unlinkable) user in reports. Definer: admins may not update the
@@ -19,7 +18,7 @@ DECLARE
     new_id text := coalesce(anonymous_id, 'forgotten:' || gen_random_uuid());
     n bigint;
     t text;
-    staged boolean;
+    created boolean;
 BEGIN
     IF old_id IS NULL OR old_id = '' THEN
         RAISE EXCEPTION 'user_id must not be null or empty'
@@ -59,8 +58,7 @@ BEGIN
     -- Platform summaries hold no user and stay as they are. Staging tables
     -- this definer call creates are dropped again, so that the caller's
     -- own rollup runs can create theirs.
-    staged := pg_catalog.to_regclass('pg_temp.tokenledger_user_delta') IS NOT NULL;
-    PERFORM @extschema@.usage_rollup_staging();
+    created := @extschema@.usage_rollup_staging();
     TRUNCATE pg_temp.tokenledger_user_delta;
     INSERT INTO pg_temp.tokenledger_user_delta
     SELECT new_id, c.bucket,
@@ -76,10 +74,8 @@ BEGIN
     DELETE FROM @extschema@.usage_rollup_user_totals u WHERE u.user_id = old_id;
     PERFORM @extschema@.usage_rollup_add_user_deltas();
     object := 'usage_rollup_user_cum'; rows_changed := n; RETURN NEXT;
-    IF NOT staged THEN
-        DROP TABLE pg_temp.tokenledger_fold, pg_temp.tokenledger_fold_daily, pg_temp.tokenledger_fold_platform,
-                   pg_temp.tokenledger_user_delta, pg_temp.tokenledger_user_run, pg_temp.tokenledger_user_new,
-                   pg_temp.tokenledger_user_sum;
+    IF created THEN
+        PERFORM @extschema@.usage_rollup_staging_drop();
     END IF;
 
     -- Quota state must not name the user either. Holds are transient: drop them.

@@ -3,7 +3,7 @@
 -- record only. Every function of this area documents itself and pins its
 -- search_path when it runs as definer.
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 
 CREATE ROLE tap_rp_app LOGIN IN ROLE tokenledger_writer;
 CREATE ROLE tap_rp_alice LOGIN IN ROLE tokenledger_reader;
@@ -36,6 +36,13 @@ SELECT is((SELECT count(*)::int FROM usage_top_users('2020-01-01+00', '2020-02-0
 SELECT is((SELECT requests FROM usage_system_summary('2020-01-01+00', '2020-02-01+00')), 2::bigint, 'an admin sees platform totals');
 SELECT is((SELECT rows_changed FROM usage_forget_user('tap_rp_bob', 'tap-anon') WHERE object = 'usage_log'), 1::bigint,
     'an admin erases a user through the definer function');
+-- Erasure and repricing run as definer; the rollup staging tables they use
+-- must not be left behind owned by the definer, out of the admin's reach.
+SELECT lives_ok($$ SELECT usage_rollup_fold(w.watermark, w.watermark) FROM usage_rollup_state w $$,
+    'after an erasure the admin''s own rollup work can stage its rows');
+SELECT lives_ok($$ SELECT usage_reprice('2020-01-01+00', '2020-02-01+00') $$, 'an admin reprices');
+SELECT lives_ok($$ SELECT usage_rollup_fold(w.watermark, w.watermark) FROM usage_rollup_state w $$,
+    'after a reprice the admin''s own rollup work can stage its rows');
 RESET ROLE;
 
 SELECT is_empty($$
