@@ -283,16 +283,6 @@ COMMENT ON FUNCTION @extschema@.usage_running_total_bound(timestamptz) IS
 REVOKE ALL ON FUNCTION @extschema@.usage_running_total_bound(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_running_total_bound(timestamptz) TO tokenledger_admin;
 
-CREATE FUNCTION @extschema@.usage_user_cum_before(bound timestamptz)
-RETURNS TABLE (user_id text, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint,
-               total_cost_nano_usd bigint)
-LANGUAGE c STABLE STRICT
-AS 'MODULE_PATHNAME', 'usage_user_cum_before';
-COMMENT ON FUNCTION @extschema@.usage_user_cum_before(timestamptz) IS
-'Internal: for every user with rolled-up events both before and at or after bound, their latest usage_rollup_user_cum row before bound (one index probe per user; reads the tables directly, so admins only)';
-REVOKE ALL ON FUNCTION @extschema@.usage_user_cum_before(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.usage_user_cum_before(timestamptz) TO tokenledger_admin;
-
 CREATE FUNCTION @extschema@.usage_user_range(p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (user_id text, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint,
                total_cost_nano_usd bigint)
@@ -309,10 +299,8 @@ WITH b AS MATERIALIZED (
 -- F(to) - F(from) from the running totals, one row per user: a user whose
 -- rolled-up history lies wholly before a bound has its all-time totals
 -- there, one whose history starts at or after it has 0, and only the
--- others need their latest usage_rollup_user_cum row before the bound
--- (usage_user_cum_before, one index probe each).
-tc AS (SELECT c.* FROM b, @extschema@.usage_user_cum_before(b.t_cum) c),
-fc AS (SELECT c.* FROM b, @extschema@.usage_user_cum_before(b.f_cum) c),
+-- others need their latest usage_rollup_user_cum row before the bound (the
+-- gating conditions skip the index probe for everyone else).
 cum AS (
     SELECT u.user_id,
            CASE WHEN u.last_bucket < bt.t_cum THEN u.requests ELSE coalesce(tc.requests, 0) END
@@ -327,8 +315,16 @@ cum AS (
              - CASE WHEN u.last_bucket < bt.f_cum THEN u.total_cost_nano_usd ELSE coalesce(fc.total_cost_nano_usd, 0) END AS total_cost_nano_usd
     FROM b bt
     CROSS JOIN @extschema@.usage_rollup_user_totals u
-    LEFT JOIN tc ON tc.user_id = u.user_id
-    LEFT JOIN fc ON fc.user_id = u.user_id
+    LEFT JOIN LATERAL (SELECT c.requests, c.failures, c.unpriced_requests, c.total_tokens, c.total_cost_nano_usd
+                       FROM @extschema@.usage_rollup_user_cum c
+                       WHERE u.last_bucket >= bt.t_cum AND u.first_bucket < bt.t_cum
+                         AND c.user_id = u.user_id AND c.bucket < bt.t_cum
+                       ORDER BY c.bucket DESC LIMIT 1) tc ON true
+    LEFT JOIN LATERAL (SELECT c.requests, c.failures, c.unpriced_requests, c.total_tokens, c.total_cost_nano_usd
+                       FROM @extschema@.usage_rollup_user_cum c
+                       WHERE u.last_bucket >= bt.f_cum AND u.first_bucket < bt.f_cum
+                         AND c.user_id = u.user_id AND c.bucket < bt.f_cum
+                       ORDER BY c.bucket DESC LIMIT 1) fc ON true
     WHERE u.first_bucket < bt.t_cum AND u.last_bucket >= bt.f_cum),
 -- The raw rows next to the bounds (rolled up) and the tail, per user.
 raw AS (
