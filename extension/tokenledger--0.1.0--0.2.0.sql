@@ -734,6 +734,61 @@ COMMENT ON FUNCTION @extschema@.usage_forget_user(text, text) IS
 REVOKE ALL ON FUNCTION @extschema@.usage_forget_user(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_forget_user(text, text) TO tokenledger_admin;
 
+CREATE OR REPLACE FUNCTION @extschema@.usage_report_segments(p_from timestamptz, p_to timestamptz, use_daily boolean DEFAULT true,
+    OUT f timestamptz, OUT t timestamptz, OUT hs timestamptz, OUT he timestamptz,
+    OUT ds timestamptz, OUT de timestamptz, OUT wm bigint, OUT hs_sub boolean, OUT he_sub boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    dtz text;
+BEGIN
+    f := coalesce(p_from, '-infinity');
+    t := coalesce(p_to, 'infinity');
+    IF f >= t THEN
+        RAISE EXCEPTION 'the period is empty: from (%) must be before to (%)', f, t
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Periods are half-open ranges [from, to); pass NULL for an open end.';
+    END IF;
+    SELECT s.watermark, s.day_timezone INTO wm, dtz FROM @extschema@.usage_rollup_state s;
+    hs := f;
+    IF isfinite(f) THEN
+        hs := date_trunc('hour', f, 'UTC');
+        IF hs < f THEN hs := hs + interval '1 hour'; END IF;
+    END IF;
+    he := CASE WHEN isfinite(t) THEN date_trunc('hour', t, 'UTC') ELSE t END;
+    IF hs >= he THEN
+        hs := t; he := t;
+    END IF;
+    -- A partial edge hour that covers most of its hour, or that ends about
+    -- now, is read as the hourly row minus the raw rows outside the period:
+    -- for a period ending now that is almost nothing, however busy the
+    -- current hour is.
+    hs_sub := hs < he AND isfinite(f) AND hs - f > interval '30 minutes';
+    -- (A period ending on an hour boundary has no partial end hour.)
+    he_sub := hs < he AND isfinite(t) AND t > he
+              AND (t - he > interval '30 minutes' OR t >= now() - interval '5 minutes');
+    ds := hs; de := hs;
+    IF use_daily AND dtz = @extschema@.usage_report_timezone() AND hs < he THEN
+        ds := hs;
+        IF isfinite(hs) THEN
+            ds := date_trunc('day', hs, dtz);
+            IF ds < hs THEN ds := ((ds AT TIME ZONE dtz) + interval '1 day') AT TIME ZONE dtz; END IF;
+        END IF;
+        de := CASE WHEN isfinite(he) THEN date_trunc('day', he, dtz) ELSE he END;
+        IF NOT (ds < de)
+           OR (isfinite(ds) AND date_trunc('hour', ds, 'UTC') <> ds)
+           OR (isfinite(de) AND date_trunc('hour', de, 'UTC') <> de) THEN
+            ds := hs; de := hs;
+        END IF;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) IS
+'Internal: splits [from, to) into whole days (ds..de, daily rollup), whole hours (hs..he, hourly rollup) and raw edges (read as hour minus complement when hs_sub/he_sub), with the watermark';
+REVOKE ALL ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_report_segments(timestamptz, timestamptz, boolean) TO tokenledger_reader, tokenledger_admin;
+
 CREATE OR REPLACE FUNCTION @extschema@.usage_report_facts(p_from timestamptz, p_to timestamptz,
     p_user_id text DEFAULT NULL, use_daily boolean DEFAULT true)
 RETURNS TABLE (granule timestamptz, user_id text, provider_id smallint, model_id integer, endpoint_id integer,
@@ -805,6 +860,9 @@ edges AS (
            r.*
     FROM raw r
     WHERE r.event_id + 0 <= (SELECT s.wm FROM s)
+      -- nothing to read when both edges are empty (bounds on hour
+      -- boundaries): skip the scan, which would still visit index ranges
+      AND (SELECT (s.hs_sub OR s.f < s.hs) OR (s.he_sub OR s.he < s.t) FROM s)
       AND ((r.occurred_at >= (SELECT CASE WHEN s.hs_sub THEN s.hs - interval '1 hour' ELSE s.f END FROM s)
             AND r.occurred_at < (SELECT CASE WHEN s.hs_sub THEN s.f ELSE s.hs END FROM s))
            OR (r.occurred_at >= (SELECT CASE WHEN s.he_sub THEN s.t ELSE s.he END FROM s)
@@ -951,12 +1009,14 @@ raw AS (
            sum(r.sign * r.total_tokens) AS total_tokens, sum(r.sign * coalesce(r.total_cost_nano_usd, 0)) AS total_cost_nano_usd
     FROM (SELECT l.user_id, (SELECT b.t_sign FROM b) AS sign, l.success, l.total_tokens, l.total_cost_nano_usd
           FROM @extschema@.usage_log l
-          WHERE l.occurred_at >= (SELECT b.t_raw_from FROM b) AND l.occurred_at < (SELECT b.t_raw_to FROM b)
+          WHERE (SELECT b.t_raw_from < b.t_raw_to FROM b)
+            AND l.occurred_at >= (SELECT b.t_raw_from FROM b) AND l.occurred_at < (SELECT b.t_raw_to FROM b)
             AND l.event_id + 0 <= (SELECT b.wm FROM b)
           UNION ALL
           SELECT l.user_id, -(SELECT b.f_sign FROM b), l.success, l.total_tokens, l.total_cost_nano_usd
           FROM @extschema@.usage_log l
-          WHERE l.occurred_at >= (SELECT b.f_raw_from FROM b) AND l.occurred_at < (SELECT b.f_raw_to FROM b)
+          WHERE (SELECT b.f_raw_from < b.f_raw_to FROM b)
+            AND l.occurred_at >= (SELECT b.f_raw_from FROM b) AND l.occurred_at < (SELECT b.f_raw_to FROM b)
             AND l.event_id + 0 <= (SELECT b.wm FROM b)
           UNION ALL
           SELECT l.user_id, 1, l.success, l.total_tokens, l.total_cost_nano_usd

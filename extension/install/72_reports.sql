@@ -76,7 +76,8 @@ BEGIN
     -- for a period ending now that is almost nothing, however busy the
     -- current hour is.
     hs_sub := hs < he AND isfinite(f) AND hs - f > interval '30 minutes';
-    he_sub := hs < he AND isfinite(t)
+    -- (A period ending on an hour boundary has no partial end hour.)
+    he_sub := hs < he AND isfinite(t) AND t > he
               AND (t - he > interval '30 minutes' OR t >= now() - interval '5 minutes');
     ds := hs; de := hs;
     IF use_daily AND dtz = @extschema@.usage_report_timezone() AND hs < he THEN
@@ -178,6 +179,9 @@ edges AS (
            r.*
     FROM raw r
     WHERE r.event_id + 0 <= (SELECT s.wm FROM s)
+      -- nothing to read when both edges are empty (bounds on hour
+      -- boundaries): skip the scan, which would still visit index ranges
+      AND (SELECT (s.hs_sub OR s.f < s.hs) OR (s.he_sub OR s.he < s.t) FROM s)
       AND ((r.occurred_at >= (SELECT CASE WHEN s.hs_sub THEN s.hs - interval '1 hour' ELSE s.f END FROM s)
             AND r.occurred_at < (SELECT CASE WHEN s.hs_sub THEN s.f ELSE s.hs END FROM s))
            OR (r.occurred_at >= (SELECT CASE WHEN s.he_sub THEN s.t ELSE s.he END FROM s)
@@ -333,12 +337,14 @@ raw AS (
            sum(r.sign * r.total_tokens) AS total_tokens, sum(r.sign * coalesce(r.total_cost_nano_usd, 0)) AS total_cost_nano_usd
     FROM (SELECT l.user_id, (SELECT b.t_sign FROM b) AS sign, l.success, l.total_tokens, l.total_cost_nano_usd
           FROM @extschema@.usage_log l
-          WHERE l.occurred_at >= (SELECT b.t_raw_from FROM b) AND l.occurred_at < (SELECT b.t_raw_to FROM b)
+          WHERE (SELECT b.t_raw_from < b.t_raw_to FROM b)
+            AND l.occurred_at >= (SELECT b.t_raw_from FROM b) AND l.occurred_at < (SELECT b.t_raw_to FROM b)
             AND l.event_id + 0 <= (SELECT b.wm FROM b)
           UNION ALL
           SELECT l.user_id, -(SELECT b.f_sign FROM b), l.success, l.total_tokens, l.total_cost_nano_usd
           FROM @extschema@.usage_log l
-          WHERE l.occurred_at >= (SELECT b.f_raw_from FROM b) AND l.occurred_at < (SELECT b.f_raw_to FROM b)
+          WHERE (SELECT b.f_raw_from < b.f_raw_to FROM b)
+            AND l.occurred_at >= (SELECT b.f_raw_from FROM b) AND l.occurred_at < (SELECT b.f_raw_to FROM b)
             AND l.event_id + 0 <= (SELECT b.wm FROM b)
           UNION ALL
           SELECT l.user_id, 1, l.success, l.total_tokens, l.total_cost_nano_usd
