@@ -6,7 +6,9 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 #include <vector>
 
 namespace tokenledger {
@@ -94,8 +96,29 @@ struct QuotaGuard::Impl {
     QuotaGuardOptions opt;
     ConnPtr conn;
 
+    // Asks the server to cancel the statement in flight, on a thread of its
+    // own: PQcancel blocks (it opens a connection), and the caller's
+    // deadline has already passed.
+    void cancel_in_background() noexcept {
+        PGcancel* cancel = conn ? PQgetCancel(conn.get()) : nullptr;
+        if (!cancel) return;
+        try {
+            std::thread([cancel] {
+                char err[256];
+                PQcancel(cancel, err, sizeof err);
+                PQfreeCancel(cancel);
+            }).detach();
+        } catch (...) {
+            PQfreeCancel(cancel);
+        }
+    }
+
     [[noreturn]] void timed_out(const char* what) {
-        conn.reset();  // the server stops the statement itself (statement_timeout)
+        // The statement_timeout (set a little below the deadline) normally
+        // fires first; when the deadline wins (a slow connect, a hung
+        // backend), cancel the statement and drop the connection.
+        cancel_in_background();
+        conn.reset();
         throw Timeout(std::string("quota ") + what + " timed out after " + std::to_string(opt.timeout.count()) +
                           " ms",
                       "57014", "Raise QuotaGuardOptions::timeout, or check the database's load and locks.");
@@ -179,7 +202,10 @@ struct QuotaGuard::Impl {
         }
         PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
         if (PQsetnonblocking(conn.get(), 1) != 0) lost("connect");
-        std::string setup = "SET statement_timeout = " + std::to_string(opt.timeout.count()) +
+        // A little below the deadline, so that the server normally gives up
+        // first and the connection stays usable.
+        long long statement_ms = std::max<long long>(1, opt.timeout.count() * 9 / 10);
+        std::string setup = "SET statement_timeout = " + std::to_string(statement_ms) +
                             "; SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
                             "ON n.oid = e.extnamespace WHERE e.extname = 'tokenledger'";
         auto r = run([&](PGconn* c) { return PQsendQuery(c, setup.c_str()); }, PGRES_TUPLES_OK, deadline, "connect");

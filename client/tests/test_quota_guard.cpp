@@ -236,8 +236,9 @@ TEST_CASE("a reservation stuck behind a row lock times out - fail-open allows - 
                      ".quota_users WHERE user_id = $1 FOR UPDATE",
                  {fx.user});
     std::vector<std::string> errors;
+    std::string app = "tl_ct_guard_lock_" + std::to_string(::getpid());
     for (auto policy : {FailPolicy::Open, FailPolicy::Closed}) {
-        auto o = options(policy, 300ms);
+        auto o = options(policy, 300ms, "application_name=" + app);
         o.on_error = [&](const Error& e) { errors.push_back(e.sqlstate()); };
         QuotaGuard g(o);
         QuotaDecision d;
@@ -261,9 +262,19 @@ TEST_CASE("a reservation stuck behind a row lock times out - fail-open allows - 
         }
     }
     CHECK(errors == std::vector<std::string>{"57014", "57014"});
+    // The server gives up on the waiting statements too (statement_timeout
+    // or the guard's cancel request), so releasing the lock now admits
+    // nothing: no hold is left behind.
+    bool waiting = true;
+    for (int i = 0; i < 100 && waiting; ++i) {
+        auto t = locker.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'",
+                              {app});
+        waiting = *t.rows[0][0] != "0";
+        if (waiting) std::this_thread::sleep_for(50ms);
+    }
+    CHECK_FALSE(waiting);
     locker.query("ROLLBACK");
-    // The server gave up on the statements too: no hold was left behind.
-    std::this_thread::sleep_for(200ms);
+    std::this_thread::sleep_for(100ms);
     CHECK(fx.holds() == 0);
     QuotaGuard g(options(FailPolicy::Closed, 5000ms));
     auto d = g.reserve(fx.user, 10);

@@ -21,7 +21,7 @@ enum class FailPolicy {
 
 struct QuotaGuardOptions {
     std::string conninfo;                            ///< empty: PG* environment
-    /// The most one call may take, connecting included. Also set as the
+    /// The most one call may take, connecting included. 90 % of it is the
     /// connection's statement_timeout, so the server stops the work too.
     std::chrono::milliseconds timeout{250};
     FailPolicy fail_policy = FailPolicy::Closed;
@@ -43,10 +43,11 @@ struct QuotaGuardOptions {
 ///
 /// Every call finishes within `timeout` whatever the server does (down,
 /// hung, waiting on a lock): the guard uses libpq's asynchronous API with a
-/// deadline, drops the connection when the deadline passes and reconnects
-/// on the next call. The statement_timeout on the connection makes the
-/// server abandon the statement as well. A reservation whose answer was
-/// lost to a timeout may still have been made; it lapses at its ttl.
+/// deadline. The connection's statement_timeout (90 % of the timeout)
+/// normally makes the server give up first; if the deadline passes anyway,
+/// the guard sends a cancel request (from a background thread), drops the
+/// connection and reconnects on the next call. A reservation whose answer
+/// was lost that way may still have committed; it lapses at its ttl.
 ///
 /// Invalid input (empty user id, negative estimates) is the caller's bug and
 /// throws InvalidInput under either policy.
