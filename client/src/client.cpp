@@ -198,10 +198,12 @@ struct Client::Impl {
                   "cache_write_1h_tokens, reasoning_tokens, detected_format FROM " + s +
                   ".usage_normalize($1::jsonb, $2, $3)";
         }
-        static const Oid insert_types[21] = {25, 25, 20, 20, 20, 20, 20, 20, 25, 25,  25,
+        static const Oid insert_types[20] = {25, 25, 20, 20, 20, 20, 20, 20, 25, 25,
+                                             25, 25, 25, 25, 1184, 23, 16, 25, 3802, 25};
+        static const Oid settle_types[21] = {25, 25, 20, 20, 20, 20, 20, 20, 25, 25, 25,
                                              25, 25, 25, 1184, 23, 16, 25, 3802, 25, 20};
-        bool typed = name == kInsert || name == kInsertSettle;
-        ResultPtr r(PQprepare(live(), name, sql.c_str(), n, typed ? insert_types : nullptr));
+        const Oid* types = name == kInsert ? insert_types : name == kInsertSettle ? settle_types : nullptr;
+        ResultPtr r(PQprepare(live(), name, sql.c_str(), n, types));
         check(r, PGRES_COMMAND_OK);
         prepared.insert(name);
     }

@@ -348,3 +348,16 @@ TEST_CASE("a stopped server fails fast under each policy - the first call after 
     CHECK(after.reservation_id);
     CHECK(closed.check(fx.user).source == QuotaSource::Database);
 }
+
+TEST_CASE("a statement cancelled by statement_timeout is Timeout - the connection stays usable", "[quota][errors]") {
+    Client c;
+    c.query("SET statement_timeout = 50");
+    try {
+        c.query("SELECT pg_sleep(5)");
+        FAIL("pg_sleep(5) was not cancelled");
+    } catch (const Timeout& e) {
+        CHECK(e.sqlstate() == "57014");
+    }
+    CHECK(c.connected());
+    CHECK(*c.query("SELECT 1").rows[0][0] == "1");
+}
