@@ -19,7 +19,7 @@ test:
 	bash test/run_tests.sh
 
 # The client under ASan+UBSan (every test) and TSan (Recorder, spool,
-# AlertListener), on a private cluster of its own. Slower than make test.
+# AlertListener, QuotaGuard), on a private cluster of its own (~3 min).
 sanitize:
 	bash client/sanitize.sh
 
