@@ -1,12 +1,12 @@
 -- Quotas: plans, assignments, blocks, windows, checks and reservations.
 --
--- Design: "used" is never a counter. Every figure is summed straight from the
--- ledger over usage_log_user_idx (user_id, occurred_at) INCLUDE (total_tokens,
--- total_cost_nano_usd), an index-only scan, so it always equals
--- what the ledger says, needs no reset job, cannot drift and costs the insert
--- path nothing. Hard caps come from a per-user row lock taken by
--- quota_reserve: reservations of one user queue behind each other, other
--- users never wait. See README.md, "Quotas".
+-- Design: "used" is summed from per-user counters that usage_log_insert
+-- keeps in the same transaction as each ledger row (UTC day, hour and minute
+-- buckets, install/62_quota_counters.sql), plus the raw ledger rows of a
+-- window's partial edges, so it always equals what the ledger says, needs
+-- no reset job and costs a check a handful of index probes. Hard caps come
+-- from a per-user row lock taken by quota_reserve: reservations of one user
+-- queue behind each other, other users never wait. See README.md, "Quotas".
 
 -- Plans (tiers). A NULL limit means "no limit of that kind".
 CREATE TABLE @extschema@.quota_plans (
@@ -186,118 +186,16 @@ CREATE TYPE @extschema@.quota_measure_row AS (
 );
 COMMENT ON TYPE @extschema@.quota_measure_row IS 'Internal: one limit of one user as measured by quota_measure (units: requests, tokens or nano-USD)';
 
+-- Sums the quota counters (install/62_quota_counters.sql) and, at a
+-- window's partial start, the raw ledger: see quota_measure.c. In C because
+-- it is the whole cost of every check and reservation.
 CREATE FUNCTION @extschema@.quota_measure(p_user text, p_now timestamptz)
 RETURNS SETOF @extschema@.quota_measure_row
-LANGUAGE plpgsql STABLE
--- No SET clause: only called from functions that pin search_path, and
--- a SET would cost a GUC save/restore (and block inlining) on every check.
-AS $fn$
-DECLARE
-    -- The limit kinds, in quota_limit_kinds() order.
-    names  CONSTANT text[] := '{requests_per_minute,requests_per_hour,requests_per_day,tokens_per_minute,tokens_per_day,tokens_per_month,cost_per_day,cost_per_month}';
-    units  CONSTANT text[] := '{requests,requests,requests,tokens,tokens,tokens,usd,usd}';
-    kinds  CONSTANT text[] := '{minute,hour,day,minute,day,month,day,month}';
-    u      record;
-    p      @extschema@.quota_plans;
-    lim    bigint[];
-    used   bigint[];
-    tz     text;
-    local  timestamp;
-    day0   timestamptz;
-    month0 timestamptz;
-    scan_from timestamptz;
-    a      record;
-    r      record;
-    o      @extschema@.quota_measure_row;
-BEGIN
-    SELECT qu.plan, qu.overrides, qu.blocked, qu.block_reason INTO u
-      FROM @extschema@.quota_users qu WHERE qu.user_id = p_user;
-    o.plan := coalesce(u.plan, @extschema@.quota_default_plan());
-    o.blocked := coalesce(u.blocked, false);
-    o.block_reason := u.block_reason;
-    SELECT * INTO p FROM @extschema@.quota_plans qp WHERE qp.plan = o.plan;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'quota plan "%" does not exist', o.plan
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Create it with quota_plan_set, or set tokenledger.default_plan to an existing plan.';
-    END IF;
-    IF u.overrides IS NOT NULL AND u.overrides <> '{}' THEN
-        p := pg_catalog.jsonb_populate_record(p, u.overrides);
-    END IF;
-    o.thresholds := p.alert_thresholds;
-    lim := ARRAY[p.requests_per_minute, p.requests_per_hour, p.requests_per_day, p.tokens_per_minute,
-                 p.tokens_per_day, p.tokens_per_month, p.cost_per_day_nano_usd, p.cost_per_month_nano_usd];
-    IF pg_catalog.cardinality(pg_catalog.array_remove(lim, NULL)) = 0 THEN
-        RETURN NEXT o;          -- no limits: plan and block only
-        RETURN;
-    END IF;
-
-    tz := coalesce(p.timezone, nullif(pg_catalog.current_setting('tokenledger.timezone', true), ''), 'UTC');
-    local := p_now AT TIME ZONE tz;
-    day0 := pg_catalog.date_trunc('day', local) AT TIME ZONE tz;
-    month0 := pg_catalog.date_trunc('month', local) AT TIME ZONE tz;
-    -- Only scan as far back as the longest window that has a limit.
-    scan_from := p_now - interval '1 minute';
-    IF lim[2] IS NOT NULL THEN scan_from := p_now - interval '1 hour'; END IF;
-    IF lim[3] IS NOT NULL OR lim[5] IS NOT NULL OR lim[7] IS NOT NULL THEN
-        scan_from := least(scan_from, day0);
-    END IF;
-    IF lim[6] IS NOT NULL OR lim[8] IS NOT NULL THEN
-        scan_from := least(scan_from, month0);
-    END IF;
-
-    -- The ledger, one pass over the user's slice of usage_log_user_idx.
-    -- Events stamped ahead of now (allowed skew) count in the current window;
-    -- unpriced events (NULL cost) count as 0.
-    SELECT count(*) FILTER (WHERE l.occurred_at > p_now - interval '1 minute') AS req_m,
-           count(*) FILTER (WHERE l.occurred_at > p_now - interval '1 hour')   AS req_h,
-           count(*) FILTER (WHERE l.occurred_at >= day0)                        AS req_d,
-           coalesce(sum(l.total_tokens) FILTER (WHERE l.occurred_at > p_now - interval '1 minute'), 0)::bigint AS tok_m,
-           coalesce(sum(l.total_tokens) FILTER (WHERE l.occurred_at >= day0), 0)::bigint   AS tok_d,
-           coalesce(sum(l.total_tokens) FILTER (WHERE l.occurred_at >= month0), 0)::bigint AS tok_mo,
-           coalesce(sum(l.total_cost_nano_usd) FILTER (WHERE l.occurred_at >= day0), 0)::bigint   AS cost_d,
-           coalesce(sum(l.total_cost_nano_usd) FILTER (WHERE l.occurred_at >= month0), 0)::bigint AS cost_mo,
-           min(l.occurred_at) FILTER (WHERE l.occurred_at > p_now - interval '1 minute') AS first_m,
-           min(l.occurred_at) FILTER (WHERE l.occurred_at > p_now - interval '1 hour')   AS first_h
-      INTO a
-      FROM @extschema@.usage_log l
-     WHERE l.user_id = p_user AND l.occurred_at >= scan_from;
-    used := ARRAY[a.req_m, a.req_h, a.req_d, a.tok_m, a.tok_d, a.tok_mo, a.cost_d, a.cost_mo];
-
-    SELECT count(*) AS n, coalesce(sum(q.est_tokens), 0)::bigint AS tokens,
-           coalesce(sum(q.est_cost_nano_usd), 0)::bigint AS cost
-      INTO r
-      FROM @extschema@.quota_reservations q
-     WHERE q.user_id = p_user AND q.expires_at > p_now;
-
-    FOR i IN 1 .. 8 LOOP
-        CONTINUE WHEN lim[i] IS NULL;
-        o.limit_name := names[i];
-        o.unit := units[i];
-        o.window_kind := kinds[i];
-        o.sliding := kinds[i] IN ('minute', 'hour');
-        o.limit_value := lim[i];
-        o.used := used[i];
-        o.reserved := CASE units[i] WHEN 'requests' THEN r.n WHEN 'tokens' THEN r.tokens ELSE r.cost END;
-        CASE kinds[i]
-        WHEN 'minute' THEN
-            o.window_start := p_now - interval '1 minute';
-            o.resets_at := a.first_m + interval '1 minute';
-        WHEN 'hour' THEN
-            o.window_start := p_now - interval '1 hour';
-            o.resets_at := a.first_h + interval '1 hour';
-        WHEN 'day' THEN
-            o.window_start := day0;
-            o.resets_at := (pg_catalog.date_trunc('day', local) + interval '1 day') AT TIME ZONE tz;
-        ELSE
-            o.window_start := month0;
-            o.resets_at := (pg_catalog.date_trunc('month', local) + interval '1 month') AT TIME ZONE tz;
-        END CASE;
-        RETURN NEXT o;
-    END LOOP;
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.quota_measure(text, timestamptz) IS 'Internal: every limit of a user with its usage summed from the ledger, active reservations, window start and reset time';
+AS 'MODULE_PATHNAME', 'quota_measure'
+LANGUAGE C STABLE;
+-- No SET clause: only called from functions that pin search_path (its
+-- queries are schema-qualified), and a SET would cost a GUC save/restore.
+COMMENT ON FUNCTION @extschema@.quota_measure(text, timestamptz) IS 'Internal: every limit of a user with its usage (quota counters plus the raw ledger at window edges, equal to the ledger), active reservations, window start and reset time';
 REVOKE ALL ON FUNCTION @extschema@.quota_measure(text, timestamptz) FROM PUBLIC;
 
 -- When a sliding window drops enough usage to admit a request needing
@@ -620,10 +518,11 @@ COMMENT ON FUNCTION @extschema@.quota_sweep_reservations() IS 'Deletes expired r
 REVOKE ALL ON FUNCTION @extschema@.quota_sweep_reservations() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_sweep_reservations() TO tokenledger_admin;
 
--- Reprice hook. usage_reprice fills pg_temp.tokenledger_cost_deltas and calls
--- this. Cost usage is summed from the ledger at query time, so there is no
--- counter to adjust; repricing can still push a user over a threshold, so
--- the affected users' alerts are re-evaluated.
+-- Reprice hook. usage_reprice fills pg_temp.tokenledger_cost_deltas (new
+-- minus old cost per event) and calls this in the same transaction: the
+-- deltas go into the counters the events are in, so quota cost stays what
+-- the ledger says. Repricing can push a user over a threshold, so the
+-- affected users' alerts are re-evaluated.
 CREATE FUNCTION @extschema@.quota_apply_cost_deltas()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -639,6 +538,14 @@ BEGIN
             USING ERRCODE = 'undefined_table',
                   HINT = 'usage_reprice creates it before calling quota_apply_cost_deltas; do not call it directly.';
     END IF;
+    -- Buckets pruned past their horizon are read by no window: nothing to fix.
+    UPDATE @extschema@.quota_usage_counters c SET cost_nano_usd = c.cost_nano_usd + d.delta
+      FROM (SELECT d.user_id, g.grain, pg_catalog.date_trunc(g.unit, d.occurred_at, 'UTC') AS bucket,
+                   sum(d.total_cost_nano_usd)::bigint AS delta
+              FROM pg_temp.tokenledger_cost_deltas d
+             CROSS JOIN (VALUES ('d'::"char", 'day'), ('h', 'hour'), ('m', 'minute')) g(grain, unit)
+             GROUP BY 1, 2, 3) d
+     WHERE c.user_id = d.user_id AND c.grain = d.grain AND c.bucket = d.bucket AND d.delta <> 0;
     FOR u IN SELECT DISTINCT d.user_id FROM pg_temp.tokenledger_cost_deltas d
               WHERE d.total_cost_nano_usd > 0 LOOP
         p := coalesce((SELECT qu.plan FROM @extschema@.quota_users qu WHERE qu.user_id = u),
@@ -648,7 +555,7 @@ BEGIN
     END LOOP;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.quota_apply_cost_deltas() IS 'Reprice hook: quotas keep no cost counters (usage is summed from the ledger), so nothing needs adjusting; re-checks alerts of users whose cost rose';
+COMMENT ON FUNCTION @extschema@.quota_apply_cost_deltas() IS 'Reprice hook: adds the per-event cost changes to the quota counters holding those events, then re-checks alerts of users whose cost rose';
 REVOKE ALL ON FUNCTION @extschema@.quota_apply_cost_deltas() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_apply_cost_deltas() TO tokenledger_admin;
 
