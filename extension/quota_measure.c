@@ -25,6 +25,9 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -50,8 +53,31 @@ static const Win limit_windows[N_LIMITS] = {
 };
 static const char *const window_names[4] = {"minute", "hour", "day", "month"};
 
+/* One user's limits as measured (the rows of quota_measure). */
+typedef struct QuotaLimit
+{
+	int			kind;			/* index into limit_names */
+	int64		limit;
+	int64		used;
+	int64		reserved;
+	TimestampTz window_start;
+	TimestampTz resets_at;
+	bool		resets_null;
+} QuotaLimit;
+
+typedef struct QuotaMeasure
+{
+	Datum		plan;			/* text, in the caller's memory context */
+	bool		blocked;
+	Datum		block_reason;
+	bool		block_reason_null;
+	Datum		thresholds;
+	bool		thresholds_null;
+	int			n;				/* limits set, in quota_limit_kinds() order */
+	QuotaLimit	lim[8];
+} QuotaMeasure;
+
 static SPIPlanPtr user_plan;
-static SPIPlanPtr default_plan;
 static SPIPlanPtr limits_plan;
 static SPIPlanPtr overrides_plan;
 static SPIPlanPtr counters_plan;
@@ -113,7 +139,6 @@ prepare_plans(void)
 	if (user_plan)
 	{
 		SPI_freeplan(user_plan);
-		SPI_freeplan(default_plan);
 		SPI_freeplan(limits_plan);
 		SPI_freeplan(overrides_plan);
 		SPI_freeplan(counters_plan);
@@ -123,7 +148,6 @@ prepare_plans(void)
 		"SELECT qu.plan, qu.overrides, qu.blocked, qu.block_reason, qu.overrides <> '{}' "
 		"FROM %s qu WHERE qu.user_id = $1",
 		tl_qualified("quota_users")), 1, user_types);
-	default_plan = tl_keep_plan(psprintf("SELECT %s()", tl_qualified("quota_default_plan")), 0, NULL);
 	/*
 	 * The plan with the user's overrides, and its calendar windows; users
 	 * without overrides (most) skip the jsonb round trip.
@@ -173,14 +197,15 @@ get_int8(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
 	return *isnull ? 0 : DatumGetInt64(d);
 }
 
-Datum
-quota_measure(PG_FUNCTION_ARGS)
+/*
+ * Measures every limit of user_id at now into *m. Call inside SPI; the
+ * text and array datums in *m are copied into cxt.
+ */
+static void
+measure_user(text *user_id, TimestampTz now, QuotaMeasure *m, MemoryContext cxt)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	text	   *user_id;
-	TimestampTz now;
-	Datum		out[13];
-	bool		out_null[13];
+	Datum		out[4] = {0};
+	bool		out_null[4];
 	Datum		args[13];
 	char		arg_nulls[13];
 	bool		isnull;
@@ -198,16 +223,12 @@ quota_measure(PG_FUNCTION_ARGS)
 	int			rc;
 	int			i;
 	uint64		r;
+	MemoryContext old;
 
-	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	user_id = PG_GETARG_TEXT_PP(0);
-	now = PG_GETARG_TIMESTAMPTZ(1);
-
-	SPI_connect();
 	prepare_plans();
 	memset(out_null, true, sizeof(out_null));
+	m->n = 0;
+
 
 	/* The user's plan, overrides and block; unknown users follow the default plan. */
 	args[0] = PointerGetDatum(user_id);
@@ -232,10 +253,10 @@ quota_measure(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		rc = SPI_execute_plan(default_plan, NULL, NULL, true, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "tokenledger: reading tokenledger.default_plan failed");
-		out[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		/* As quota_default_plan(): the setting, else beta. */
+		const char *dflt = GetConfigOption("tokenledger.default_plan", true, false);
+
+		out[0] = CStringGetTextDatum(dflt != NULL && dflt[0] != '\0' ? dflt : "beta");
 	}
 	out_null[0] = out_null[1] = false;
 
@@ -266,13 +287,16 @@ quota_measure(PG_FUNCTION_ARGS)
 		day_end = DatumGetTimestampTz(SPI_getbinval(t, d, 12, &isnull));
 		month_end = DatumGetTimestampTz(SPI_getbinval(t, d, 13, &isnull));
 	}
+	old = MemoryContextSwitchTo(cxt);
+	m->plan = datumCopy(out[0], false, -1);
+	m->blocked = DatumGetBool(out[1]);
+	m->block_reason_null = out_null[2];
+	m->block_reason = out_null[2] ? (Datum) 0 : datumCopy(out[2], false, -1);
+	m->thresholds_null = out_null[3];
+	m->thresholds = out_null[3] ? (Datum) 0 : datumCopy(out[3], false, -1);
+	MemoryContextSwitchTo(old);
 	if (!any_limit)
-	{
-		/* No limits: plan and block only. */
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_null);
-		SPI_finish();
-		return (Datum) 0;
-	}
+		return;					/* plan and block only */
 
 	a_m = now - USECS_PER_MINUTE;
 	a_h = now - USECS_PER_HOUR;
@@ -394,23 +418,17 @@ quota_measure(PG_FUNCTION_ARGS)
 	for (i = 0; i < N_LIMITS; i++)
 	{
 		Win			win = limit_windows[i];
-		int64		used;
+		QuotaLimit *x = &m->lim[m->n];
+		int			unit = i < 3 ? 0 : i < 6 ? 1 : 2;	/* requests, tokens, usd */
 
 		if (lim_null[i])
 			continue;
-		used = strcmp(limit_units[i], "requests") == 0 ? w[win].requests :
-			strcmp(limit_units[i], "tokens") == 0 ? w[win].tokens : w[win].cost;
-		out[4] = CStringGetTextDatum(limit_names[i]);
-		out[5] = CStringGetTextDatum(limit_units[i]);
-		out[6] = CStringGetTextDatum(window_names[win]);
-		out[7] = BoolGetDatum(win == W_MINUTE || win == W_HOUR);
-		out[8] = Int64GetDatum(lim[i]);
-		out[9] = Int64GetDatum(used);
-		out[10] = Int64GetDatum(strcmp(limit_units[i], "requests") == 0 ? res_n :
-								strcmp(limit_units[i], "tokens") == 0 ? res_tokens : res_cost);
-		for (int k = 4; k <= 10; k++)
-			out_null[k] = false;
-		out_null[12] = false;
+		m->n++;
+		x->kind = i;
+		x->limit = lim[i];
+		x->used = unit == 0 ? w[win].requests : unit == 1 ? w[win].tokens : w[win].cost;
+		x->reserved = unit == 0 ? res_n : unit == 1 ? res_tokens : res_cost;
+		x->resets_null = false;
 		switch (win)
 		{
 			case W_MINUTE:
@@ -418,23 +436,262 @@ quota_measure(PG_FUNCTION_ARGS)
 				{
 					int64		len = win == W_MINUTE ? USECS_PER_MINUTE : USECS_PER_HOUR;
 
-					out[11] = TimestampTzGetDatum(now - len);
-					out[12] = TimestampTzGetDatum(w[win].first + len);
-					out_null[12] = w[win].requests == 0;
+					x->window_start = now - len;
+					x->resets_at = w[win].first + len;
+					x->resets_null = w[win].requests == 0;
 					break;
 				}
 			case W_DAY:
-				out[11] = TimestampTzGetDatum(day0);
-				out[12] = TimestampTzGetDatum(day_end);
+				x->window_start = day0;
+				x->resets_at = day_end;
 				break;
 			case W_MONTH:
-				out[11] = TimestampTzGetDatum(month0);
-				out[12] = TimestampTzGetDatum(month_end);
+				x->window_start = month0;
+				x->resets_at = month_end;
 				break;
 		}
-		out_null[11] = false;
+	}
+}
+
+Datum
+quota_measure(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext cxt = CurrentMemoryContext;
+	QuotaMeasure m;
+	Datum		out[13];
+	bool		out_null[13];
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	SPI_connect();
+	measure_user(PG_GETARG_TEXT_PP(0), PG_GETARG_TIMESTAMPTZ(1), &m, cxt);
+	SPI_finish();
+
+	memset(out_null, true, sizeof(out_null));
+	out[0] = m.plan;
+	out_null[0] = false;
+	out[1] = BoolGetDatum(m.blocked);
+	out_null[1] = false;
+	out[2] = m.block_reason;
+	out_null[2] = m.block_reason_null;
+	out[3] = m.thresholds;
+	out_null[3] = m.thresholds_null;
+	if (m.n == 0)
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_null);
+	for (int i = 0; i < m.n; i++)
+	{
+		QuotaLimit *x = &m.lim[i];
+		Win			win = limit_windows[x->kind];
+
+		out[4] = CStringGetTextDatum(limit_names[x->kind]);
+		out[5] = CStringGetTextDatum(limit_units[x->kind]);
+		out[6] = CStringGetTextDatum(window_names[win]);
+		out[7] = BoolGetDatum(win == W_MINUTE || win == W_HOUR);
+		out[8] = Int64GetDatum(x->limit);
+		out[9] = Int64GetDatum(x->used);
+		out[10] = Int64GetDatum(x->reserved);
+		out[11] = TimestampTzGetDatum(x->window_start);
+		out[12] = TimestampTzGetDatum(x->resets_at);
+		for (int k = 4; k <= 12; k++)
+			out_null[k] = false;
+		out_null[12] = x->resets_null;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_null);
 	}
-	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * quota_check(user_id, est_tokens, est_cost): the read-only admission
+ * decision, quota_decide over measure_user in one C call (the plpgsql pair
+ * cost more than the measurement). Same answer as quota_decide.
+ */
+PG_FUNCTION_INFO_V1(quota_check);
+
+static SPIPlanPtr args_plan;
+static SPIPlanPtr relief_plan;
+static uint64 check_generation;
+
+/* A measured amount in the API's unit: nano-USD as USD (scale 9), else as is. */
+static Datum
+display(int64 v, int kind)
+{
+	uint64		a;
+
+	if (kind < 6)
+		return NumericGetDatum(int64_to_numeric(v));
+	a = v < 0 ? -(uint64) v : (uint64) v;
+	return DirectFunctionCall3(numeric_in,
+							   CStringGetDatum(psprintf("%s" UINT64_FORMAT ".%09" INT64_MODIFIER "u",
+														v < 0 ? "-" : "", a / 1000000000,
+														a % 1000000000)),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+Datum
+quota_check(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	TupleDesc	desc;
+	QuotaMeasure m;
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		out[12];
+	bool		out_null[12];
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int64		est_tokens;
+	int64		est_cost;
+	bool		isnull;
+	bool		allowed = true;
+	QuotaLimit *best = NULL;
+	TimestampTz best_relief = 0;
+	bool		best_relief_null = true;
+	int128		best_num = 0, best_den = 1;	/* closest-to-binding ratio */
+	bool		have_ratio = false;
+	int			rc;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "tokenledger: quota_check must return quota_decision");
+	desc = BlessTupleDesc(desc);
+
+	SPI_connect();
+	if (args_plan == NULL || check_generation != tl_state()->generation)
+	{
+		static const Oid check_types[3] = {TEXTOID, INT8OID, NUMERICOID};
+		static const Oid relief_types[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INTERVALOID, INT8OID};
+
+		if (args_plan)
+		{
+			SPI_freeplan(args_plan);
+			SPI_freeplan(relief_plan);
+		}
+		args_plan = tl_keep_plan(psprintf("SELECT %s($1, $2, $3)", tl_qualified("quota_check_args")),
+								 3, check_types);
+		relief_plan = tl_keep_plan(psprintf("SELECT %s($1, $2, $3, $4, $5)",
+											tl_qualified("quota_sliding_relief")), 5, relief_types);
+		check_generation = tl_state()->generation;
+	}
+	/* The same validation and errors as every quota entry point. */
+	for (int i = 0; i < 3; i++)
+	{
+		args[i] = PG_GETARG_DATUM(i);
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+	rc = SPI_execute_plan(args_plan, args, nulls, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "tokenledger: quota_check_args failed: %s", SPI_result_code_string(rc));
+	est_cost = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	est_tokens = PG_GETARG_INT64(1);
+
+	measure_user(PG_GETARG_TEXT_PP(0), now, &m, cxt);
+
+	memset(out_null, true, sizeof(out_null));
+	out[9] = BoolGetDatum(m.blocked);
+	out_null[9] = false;
+	out[10] = m.block_reason;
+	out_null[10] = m.block_reason_null;
+	out[11] = m.plan;
+	out_null[11] = false;
+	if (m.blocked)
+	{
+		allowed = false;
+		out[1] = CStringGetTextDatum("blocked");
+		out_null[1] = false;
+	}
+	else
+	{
+		for (int i = 0; i < m.n; i++)
+		{
+			QuotaLimit *x = &m.lim[i];
+			int			unit = x->kind < 3 ? 0 : x->kind < 6 ? 1 : 2;
+			int64		est = unit == 0 ? 1 : unit == 1 ? est_tokens : est_cost;
+			int128		need = (int128) x->used + x->reserved + est - x->limit;
+
+			if (need > 0)
+			{
+				/* Denied by this limit; the binding one is the last to relent. */
+				TimestampTz relief = x->resets_at;
+				bool		relief_null = x->resets_null;
+
+				if (limit_windows[x->kind] == W_MINUTE || limit_windows[x->kind] == W_HOUR)
+				{
+					int64		len = limit_windows[x->kind] == W_MINUTE ? USECS_PER_MINUTE : USECS_PER_HOUR;
+					Interval   *iv = palloc0(sizeof(Interval));
+
+					relief_null = true;
+					if (need <= x->used)
+					{
+						iv->time = len;
+						args[0] = PG_GETARG_DATUM(0);
+						args[1] = CStringGetTextDatum(limit_units[x->kind]);
+						args[2] = TimestampTzGetDatum(x->window_start);
+						args[3] = IntervalPGetDatum(iv);
+						args[4] = Int64GetDatum((int64) need);
+						rc = SPI_execute_plan(relief_plan, args, NULL, true, 1);
+						if (rc != SPI_OK_SELECT || SPI_processed != 1)
+							elog(ERROR, "tokenledger: quota_sliding_relief failed: %s", SPI_result_code_string(rc));
+						relief = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+																	SPI_tuptable->tupdesc, 1, &relief_null));
+					}
+					if (relief_null)
+					{
+						relief = now + len;
+						relief_null = false;
+					}
+				}
+				if (allowed || (!relief_null && !best_relief_null && relief > best_relief))
+				{
+					best = x;
+					best_relief = relief;
+					best_relief_null = relief_null;
+				}
+				allowed = false;
+			}
+			else if (allowed)
+			{
+				/* Allowed so far: report the limit closest to binding. */
+				int128		num = x->limit == 0 ? 0 : (int128) x->limit - x->used - x->reserved - est;
+				int128		den = x->limit == 0 ? 1 : x->limit;
+
+				if (!have_ratio || num * best_den < best_num * den)
+				{
+					best = x;
+					best_num = num;
+					best_den = den;
+					have_ratio = true;
+					best_relief = x->resets_at;
+					best_relief_null = x->resets_null;
+				}
+			}
+		}
+		if (best != NULL)
+		{
+			int64		remaining = best->limit - best->used - best->reserved;
+
+			out[1] = CStringGetTextDatum(limit_names[best->kind]);
+			out[2] = CStringGetTextDatum(limit_units[best->kind]);
+			out[3] = display(best->used, best->kind);
+			out[4] = display(best->reserved, best->kind);
+			out[5] = display(best->limit, best->kind);
+			out[6] = display(remaining > 0 ? remaining : 0, best->kind);
+			for (int k = 1; k <= 6; k++)
+				out_null[k] = false;
+			out[7] = TimestampTzGetDatum(best_relief);
+			out_null[7] = best_relief_null;
+			if (!allowed)
+			{
+				/* greatest(ceil(seconds until relief), 1) */
+				int64		us = best_relief - now;
+				int64		secs = us <= 0 ? 0 : (us + USECS_PER_SEC - 1) / USECS_PER_SEC;
+
+				out[8] = Int32GetDatum(secs < 1 ? 1 : (int32) Min(secs, PG_INT32_MAX));
+				out_null[8] = best_relief_null;
+			}
+		}
+	}
+	out[0] = BoolGetDatum(allowed);
+	out_null[0] = false;
+	SPI_finish();
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, out_null)));
 }

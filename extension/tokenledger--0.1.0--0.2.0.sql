@@ -136,6 +136,17 @@ LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.quota_measure(text, timestamptz) IS 'Internal: every limit of a user with its usage (quota counters plus the raw ledger at window edges, equal to the ledger), active reservations, window start and reset time';
 REVOKE ALL ON FUNCTION @extschema@.quota_measure(text, timestamptz) FROM PUBLIC;
 
+-- quota_decide over quota_measure in one C call (quota_measure.c): the
+-- plpgsql pair cost more than the measurement itself.
+CREATE OR REPLACE FUNCTION @extschema@.quota_check(user_id text, est_tokens bigint DEFAULT 0, est_cost numeric DEFAULT 0)
+RETURNS @extschema@.quota_decision
+AS 'MODULE_PATHNAME', 'quota_check'
+LANGUAGE C STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.quota_check(text, bigint, numeric) IS 'Read-only: may this user make a request of est_tokens tokens costing est_cost USD now? Returns allowed, the binding limit (or blocked and its reason), used, reserved, limit, remaining, resets_at and retry_after in seconds. Does not hold anything: use quota_reserve for a hard cap';
+REVOKE ALL ON FUNCTION @extschema@.quota_check(text, bigint, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.quota_check(text, bigint, numeric) TO tokenledger_writer, tokenledger_admin;
+
 -- Reprice hook. usage_reprice fills pg_temp.tokenledger_cost_deltas (new
 -- minus old cost per event) and calls this in the same transaction: the
 -- deltas go into the counters the events are in, so quota cost stays what

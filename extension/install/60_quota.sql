@@ -372,19 +372,13 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.quota_check_args(text, bigint, numeric) IS 'Internal: validates the arguments of quota_check and quota_reserve and returns est_cost in nano-USD';
 REVOKE ALL ON FUNCTION @extschema@.quota_check_args(text, bigint, numeric) FROM PUBLIC;
 
+-- quota_decide over quota_measure in one C call (quota_measure.c): the
+-- plpgsql pair cost more than the measurement itself.
 CREATE FUNCTION @extschema@.quota_check(user_id text, est_tokens bigint DEFAULT 0, est_cost numeric DEFAULT 0)
 RETURNS @extschema@.quota_decision
-LANGUAGE plpgsql STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    cost bigint := @extschema@.quota_check_args(user_id, est_tokens, est_cost);
-    now_ timestamptz := pg_catalog.now();
-BEGIN
-    RETURN @extschema@.quota_decide(user_id,
-        ARRAY(SELECT m FROM @extschema@.quota_measure(user_id, now_) m), est_tokens, cost, now_);
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'quota_check'
+LANGUAGE C STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.quota_check(text, bigint, numeric) IS 'Read-only: may this user make a request of est_tokens tokens costing est_cost USD now? Returns allowed, the binding limit (or blocked and its reason), used, reserved, limit, remaining, resets_at and retry_after in seconds. Does not hold anything: use quota_reserve for a hard cap';
 REVOKE ALL ON FUNCTION @extschema@.quota_check(text, bigint, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_check(text, bigint, numeric) TO tokenledger_writer, tokenledger_admin;
