@@ -16,7 +16,7 @@
  * Every window runs to the end of time, so events stamped ahead of now
  * (within tokenledger.max_future_skew) count in the current window.
  * Written in C because it is the whole cost of a check: a handful of index
- * probes, no per-row interpretation.
+ * probes, no per-row interpretation. quota_decide.c decides over it.
  */
 #include "postgres.h"
 
@@ -32,50 +32,22 @@
 #include "utils/tuplestore.h"
 
 #include "tokenledger.h"
+#include "quota.h"
 
 PG_FUNCTION_INFO_V1(quota_measure);
 
-#define N_LIMITS 8
 /* The limit kinds, in quota_limit_kinds() order. */
-static const char *const limit_names[N_LIMITS] = {
+const char *const tl_quota_limit_names[N_LIMITS] = {
 	"requests_per_minute", "requests_per_hour", "requests_per_day", "tokens_per_minute",
 	"tokens_per_day", "tokens_per_month", "cost_per_day", "cost_per_month"
 };
-static const char *const limit_units[N_LIMITS] = {
+const char *const tl_quota_limit_units[N_LIMITS] = {
 	"requests", "requests", "requests", "tokens", "tokens", "tokens", "usd", "usd"
 };
-typedef enum
-{
-	W_MINUTE, W_HOUR, W_DAY, W_MONTH
-} Win;
-static const Win limit_windows[N_LIMITS] = {
+const QuotaWindow tl_quota_limit_windows[N_LIMITS] = {
 	W_MINUTE, W_HOUR, W_DAY, W_MINUTE, W_DAY, W_MONTH, W_DAY, W_MONTH
 };
 static const char *const window_names[4] = {"minute", "hour", "day", "month"};
-
-/* One user's limits as measured (the rows of quota_measure). */
-typedef struct QuotaLimit
-{
-	int			kind;			/* index into limit_names */
-	int64		limit;
-	int64		used;
-	int64		reserved;
-	TimestampTz window_start;
-	TimestampTz resets_at;
-	bool		resets_null;
-} QuotaLimit;
-
-typedef struct QuotaMeasure
-{
-	Datum		plan;			/* text, in the caller's memory context */
-	bool		blocked;
-	Datum		block_reason;
-	bool		block_reason_null;
-	Datum		thresholds;
-	bool		thresholds_null;
-	int			n;				/* limits set, in quota_limit_kinds() order */
-	QuotaLimit	lim[8];
-} QuotaMeasure;
 
 static SPIPlanPtr user_plan;
 static SPIPlanPtr limits_plan;
@@ -201,8 +173,9 @@ get_int8(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
  * Measures every limit of user_id at now into *m. Call inside SPI; the
  * text and array datums in *m are copied into cxt.
  */
-static void
-measure_user(text *user_id, TimestampTz now, QuotaMeasure *m, MemoryContext cxt)
+void
+tl_quota_measure_user(text *user_id, TimestampTz now, bool read_only, QuotaMeasure *m,
+					  MemoryContext cxt)
 {
 	Datum		out[4] = {0};
 	bool		out_null[4];
@@ -229,10 +202,9 @@ measure_user(text *user_id, TimestampTz now, QuotaMeasure *m, MemoryContext cxt)
 	memset(out_null, true, sizeof(out_null));
 	m->n = 0;
 
-
 	/* The user's plan, overrides and block; unknown users follow the default plan. */
 	args[0] = PointerGetDatum(user_id);
-	rc = SPI_execute_plan(user_plan, args, NULL, true, 1);
+	rc = SPI_execute_plan(user_plan, args, NULL, read_only, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "tokenledger: quota user lookup failed: %s", SPI_result_code_string(rc));
 	out[1] = BoolGetDatum(false);		/* blocked */
@@ -262,7 +234,7 @@ measure_user(text *user_id, TimestampTz now, QuotaMeasure *m, MemoryContext cxt)
 
 	args[0] = out[0];
 	args[2] = TimestampTzGetDatum(now);
-	rc = SPI_execute_plan(overrides ? overrides_plan : limits_plan, args, overrides ? NULL : " n ", true, 1);
+	rc = SPI_execute_plan(overrides ? overrides_plan : limits_plan, args, overrides ? NULL : " n ", read_only, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "tokenledger: quota plan lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed != 1)
@@ -325,7 +297,7 @@ measure_user(text *user_id, TimestampTz now, QuotaMeasure *m, MemoryContext cxt)
 	args[4] = TimestampTzGetDatum(hb_hi);
 	args[5] = TimestampTzGetDatum(d1_mo < d1_d ? d1_mo : d1_d);
 	args[6] = TimestampTzGetDatum(now);
-	rc = SPI_execute_plan(counters_plan, args, NULL, true, 0);
+	rc = SPI_execute_plan(counters_plan, args, NULL, read_only, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "tokenledger: reading quota counters failed: %s", SPI_result_code_string(rc));
 	for (r = 0; r < SPI_processed; r++)
@@ -400,7 +372,7 @@ measure_user(text *user_id, TimestampTz now, QuotaMeasure *m, MemoryContext cxt)
 		args[10] = BoolGetDatum(month0 < h1_mo);
 		args[11] = TimestampTzGetDatum(month0);
 		args[12] = TimestampTzGetDatum(h1_mo);
-		rc = SPI_execute_plan(raw_plan, args, arg_nulls, true, 0);
+		rc = SPI_execute_plan(raw_plan, args, arg_nulls, read_only, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "tokenledger: reading quota window edges failed: %s", SPI_result_code_string(rc));
 		for (r = 0; r < SPI_processed; r++)
@@ -417,7 +389,7 @@ measure_user(text *user_id, TimestampTz now, QuotaMeasure *m, MemoryContext cxt)
 
 	for (i = 0; i < N_LIMITS; i++)
 	{
-		Win			win = limit_windows[i];
+		QuotaWindow win = tl_quota_limit_windows[i];
 		QuotaLimit *x = &m->lim[m->n];
 		int			unit = i < 3 ? 0 : i < 6 ? 1 : 2;	/* requests, tokens, usd */
 
@@ -466,7 +438,7 @@ quota_measure(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	SPI_connect();
-	measure_user(PG_GETARG_TEXT_PP(0), PG_GETARG_TIMESTAMPTZ(1), &m, cxt);
+	tl_quota_measure_user(PG_GETARG_TEXT_PP(0), PG_GETARG_TIMESTAMPTZ(1), true, &m, cxt);
 	SPI_finish();
 
 	memset(out_null, true, sizeof(out_null));
@@ -483,10 +455,10 @@ quota_measure(PG_FUNCTION_ARGS)
 	for (int i = 0; i < m.n; i++)
 	{
 		QuotaLimit *x = &m.lim[i];
-		Win			win = limit_windows[x->kind];
+		QuotaWindow win = tl_quota_limit_windows[x->kind];
 
-		out[4] = CStringGetTextDatum(limit_names[x->kind]);
-		out[5] = CStringGetTextDatum(limit_units[x->kind]);
+		out[4] = CStringGetTextDatum(tl_quota_limit_names[x->kind]);
+		out[5] = CStringGetTextDatum(tl_quota_limit_units[x->kind]);
 		out[6] = CStringGetTextDatum(window_names[win]);
 		out[7] = BoolGetDatum(win == W_MINUTE || win == W_HOUR);
 		out[8] = Int64GetDatum(x->limit);
@@ -502,196 +474,3 @@ quota_measure(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/*
- * quota_check(user_id, est_tokens, est_cost): the read-only admission
- * decision, quota_decide over measure_user in one C call (the plpgsql pair
- * cost more than the measurement). Same answer as quota_decide.
- */
-PG_FUNCTION_INFO_V1(quota_check);
-
-static SPIPlanPtr args_plan;
-static SPIPlanPtr relief_plan;
-static uint64 check_generation;
-
-/* A measured amount in the API's unit: nano-USD as USD (scale 9), else as is. */
-static Datum
-display(int64 v, int kind)
-{
-	uint64		a;
-
-	if (kind < 6)
-		return NumericGetDatum(int64_to_numeric(v));
-	a = v < 0 ? -(uint64) v : (uint64) v;
-	return DirectFunctionCall3(numeric_in,
-							   CStringGetDatum(psprintf("%s" UINT64_FORMAT ".%09" INT64_MODIFIER "u",
-														v < 0 ? "-" : "", a / 1000000000,
-														a % 1000000000)),
-							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-}
-
-Datum
-quota_check(PG_FUNCTION_ARGS)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	TupleDesc	desc;
-	QuotaMeasure m;
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	Datum		out[12];
-	bool		out_null[12];
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	int64		est_tokens;
-	int64		est_cost;
-	bool		isnull;
-	bool		allowed = true;
-	QuotaLimit *best = NULL;
-	TimestampTz best_relief = 0;
-	bool		best_relief_null = true;
-	int128		best_num = 0, best_den = 1;	/* closest-to-binding ratio */
-	bool		have_ratio = false;
-	int			rc;
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "tokenledger: quota_check must return quota_decision");
-	desc = BlessTupleDesc(desc);
-
-	SPI_connect();
-	if (args_plan == NULL || check_generation != tl_state()->generation)
-	{
-		static const Oid check_types[3] = {TEXTOID, INT8OID, NUMERICOID};
-		static const Oid relief_types[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INTERVALOID, INT8OID};
-
-		if (args_plan)
-		{
-			SPI_freeplan(args_plan);
-			SPI_freeplan(relief_plan);
-		}
-		args_plan = tl_keep_plan(psprintf("SELECT %s($1, $2, $3)", tl_qualified("quota_check_args")),
-								 3, check_types);
-		relief_plan = tl_keep_plan(psprintf("SELECT %s($1, $2, $3, $4, $5)",
-											tl_qualified("quota_sliding_relief")), 5, relief_types);
-		check_generation = tl_state()->generation;
-	}
-	/* The same validation and errors as every quota entry point. */
-	for (int i = 0; i < 3; i++)
-	{
-		args[i] = PG_GETARG_DATUM(i);
-		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
-	}
-	rc = SPI_execute_plan(args_plan, args, nulls, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "tokenledger: quota_check_args failed: %s", SPI_result_code_string(rc));
-	est_cost = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	est_tokens = PG_GETARG_INT64(1);
-
-	measure_user(PG_GETARG_TEXT_PP(0), now, &m, cxt);
-
-	memset(out_null, true, sizeof(out_null));
-	out[9] = BoolGetDatum(m.blocked);
-	out_null[9] = false;
-	out[10] = m.block_reason;
-	out_null[10] = m.block_reason_null;
-	out[11] = m.plan;
-	out_null[11] = false;
-	if (m.blocked)
-	{
-		allowed = false;
-		out[1] = CStringGetTextDatum("blocked");
-		out_null[1] = false;
-	}
-	else
-	{
-		for (int i = 0; i < m.n; i++)
-		{
-			QuotaLimit *x = &m.lim[i];
-			int			unit = x->kind < 3 ? 0 : x->kind < 6 ? 1 : 2;
-			int64		est = unit == 0 ? 1 : unit == 1 ? est_tokens : est_cost;
-			int128		need = (int128) x->used + x->reserved + est - x->limit;
-
-			if (need > 0)
-			{
-				/* Denied by this limit; the binding one is the last to relent. */
-				TimestampTz relief = x->resets_at;
-				bool		relief_null = x->resets_null;
-
-				if (limit_windows[x->kind] == W_MINUTE || limit_windows[x->kind] == W_HOUR)
-				{
-					int64		len = limit_windows[x->kind] == W_MINUTE ? USECS_PER_MINUTE : USECS_PER_HOUR;
-					Interval   *iv = palloc0(sizeof(Interval));
-
-					relief_null = true;
-					if (need <= x->used)
-					{
-						iv->time = len;
-						args[0] = PG_GETARG_DATUM(0);
-						args[1] = CStringGetTextDatum(limit_units[x->kind]);
-						args[2] = TimestampTzGetDatum(x->window_start);
-						args[3] = IntervalPGetDatum(iv);
-						args[4] = Int64GetDatum((int64) need);
-						rc = SPI_execute_plan(relief_plan, args, NULL, true, 1);
-						if (rc != SPI_OK_SELECT || SPI_processed != 1)
-							elog(ERROR, "tokenledger: quota_sliding_relief failed: %s", SPI_result_code_string(rc));
-						relief = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
-																	SPI_tuptable->tupdesc, 1, &relief_null));
-					}
-					if (relief_null)
-					{
-						relief = now + len;
-						relief_null = false;
-					}
-				}
-				if (allowed || (!relief_null && !best_relief_null && relief > best_relief))
-				{
-					best = x;
-					best_relief = relief;
-					best_relief_null = relief_null;
-				}
-				allowed = false;
-			}
-			else if (allowed)
-			{
-				/* Allowed so far: report the limit closest to binding. */
-				int128		num = x->limit == 0 ? 0 : (int128) x->limit - x->used - x->reserved - est;
-				int128		den = x->limit == 0 ? 1 : x->limit;
-
-				if (!have_ratio || num * best_den < best_num * den)
-				{
-					best = x;
-					best_num = num;
-					best_den = den;
-					have_ratio = true;
-					best_relief = x->resets_at;
-					best_relief_null = x->resets_null;
-				}
-			}
-		}
-		if (best != NULL)
-		{
-			int64		remaining = best->limit - best->used - best->reserved;
-
-			out[1] = CStringGetTextDatum(limit_names[best->kind]);
-			out[2] = CStringGetTextDatum(limit_units[best->kind]);
-			out[3] = display(best->used, best->kind);
-			out[4] = display(best->reserved, best->kind);
-			out[5] = display(best->limit, best->kind);
-			out[6] = display(remaining > 0 ? remaining : 0, best->kind);
-			for (int k = 1; k <= 6; k++)
-				out_null[k] = false;
-			out[7] = TimestampTzGetDatum(best_relief);
-			out_null[7] = best_relief_null;
-			if (!allowed)
-			{
-				/* greatest(ceil(seconds until relief), 1) */
-				int64		us = best_relief - now;
-				int64		secs = us <= 0 ? 0 : (us + USECS_PER_SEC - 1) / USECS_PER_SEC;
-
-				out[8] = Int32GetDatum(secs < 1 ? 1 : (int32) Min(secs, PG_INT32_MAX));
-				out_null[8] = best_relief_null;
-			}
-		}
-	}
-	out[0] = BoolGetDatum(allowed);
-	out_null[0] = false;
-	SPI_finish();
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, out_null)));
-}

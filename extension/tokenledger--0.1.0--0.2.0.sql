@@ -136,8 +136,13 @@ LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.quota_measure(text, timestamptz) IS 'Internal: every limit of a user with its usage (quota counters plus the raw ledger at window edges, equal to the ledger), active reservations, window start and reset time';
 REVOKE ALL ON FUNCTION @extschema@.quota_measure(text, timestamptz) FROM PUBLIC;
 
--- quota_decide over quota_measure in one C call (quota_measure.c): the
--- plpgsql pair cost more than the measurement itself.
+-- quota_decide is replaced by the C decision in quota_check and quota_reserve.
+DROP FUNCTION @extschema@.quota_decide(text, @extschema@.quota_measure_row[], bigint, bigint, timestamptz);
+
+-- The decision over quota_measure, in C (quota_decide.c): admitted unless
+-- some limit lacks room for one more request, est_tokens and est_cost; the
+-- reported limit is the binding one that relents last, else the one closest
+-- to binding.
 CREATE OR REPLACE FUNCTION @extschema@.quota_check(user_id text, est_tokens bigint DEFAULT 0, est_cost numeric DEFAULT 0)
 RETURNS @extschema@.quota_decision
 AS 'MODULE_PATHNAME', 'quota_check'
@@ -146,6 +151,31 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.quota_check(text, bigint, numeric) IS 'Read-only: may this user make a request of est_tokens tokens costing est_cost USD now? Returns allowed, the binding limit (or blocked and its reason), used, reserved, limit, remaining, resets_at and retry_after in seconds. Does not hold anything: use quota_reserve for a hard cap';
 REVOKE ALL ON FUNCTION @extschema@.quota_check(text, bigint, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_check(text, bigint, numeric) TO tokenledger_writer, tokenledger_admin;
+
+-- Reservations: the hard cap. A per-user row lock serialises one user's
+-- admissions (and only that user's); the measurement after the lock sees
+-- every committed ledger row and reservation, so N concurrent callers can
+-- never all pass a check-then-increment. In C (quota_decide.c): lock the
+-- user's quota_users row (pinning the default plan on first sight with
+-- INSERT ... ON CONFLICT DO NOTHING, then the lock again), quota_measure
+-- in a fresh snapshot, the same decision as quota_check, hold the estimate
+-- if admitted, then quota_fire_alerts when a threshold is reached.
+CREATE OR REPLACE FUNCTION @extschema@.quota_reserve(
+    user_id    text,
+    est_tokens bigint   DEFAULT 0,
+    est_cost   numeric  DEFAULT 0,
+    ttl        interval DEFAULT '5 minutes',
+    OUT reservation_id bigint, OUT expires_at timestamptz,
+    OUT allowed boolean, OUT limit_name text, OUT unit text, OUT used numeric,
+    OUT reserved numeric, OUT limit_value numeric, OUT remaining numeric,
+    OUT resets_at timestamptz, OUT retry_after integer, OUT blocked boolean,
+    OUT block_reason text, OUT plan text)
+AS 'MODULE_PATHNAME', 'quota_reserve'
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.quota_reserve(text, bigint, numeric, interval) IS 'Atomically admits a request and holds its estimate (one request, est_tokens, est_cost USD) against every limit until usage_log_insert(reservation_id => ...) settles it, quota_release cancels it or ttl passes; or denies it with the same detail as quota_check (reservation_id NULL). A hot user serialises only their own reservations';
+REVOKE ALL ON FUNCTION @extschema@.quota_reserve(text, bigint, numeric, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.quota_reserve(text, bigint, numeric, interval) TO tokenledger_writer, tokenledger_admin;
 
 -- Reprice hook. usage_reprice fills pg_temp.tokenledger_cost_deltas (new
 -- minus old cost per event) and calls this in the same transaction: the

@@ -277,78 +277,6 @@ CREATE TYPE @extschema@.quota_decision AS (
 );
 COMMENT ON TYPE @extschema@.quota_decision IS 'The answer of quota_check and quota_reserve: whether the request is allowed, the binding limit with used, reserved, limit and remaining (USD for cost limits), when it resets and how many seconds to wait';
 
-CREATE FUNCTION @extschema@.quota_decide(p_user text, m @extschema@.quota_measure_row[],
-                                         p_est_tokens bigint, p_est_cost bigint, p_now timestamptz)
-RETURNS @extschema@.quota_decision
-LANGUAGE plpgsql STABLE
--- No SET clause: only called from functions that pin search_path, and
--- a SET would cost a GUC save/restore (and block inlining) on every check.
-AS $fn$
-DECLARE
-    x      @extschema@.quota_measure_row;
-    d      @extschema@.quota_decision;
-    need   bigint;
-    est    bigint;
-    relief timestamptz;
-    best   @extschema@.quota_measure_row;
-    best_relief timestamptz;
-    best_ratio numeric;
-    ratio  numeric;
-BEGIN
-    d.plan := m[1].plan;
-    d.blocked := m[1].blocked;
-    d.block_reason := m[1].block_reason;
-    IF d.blocked THEN
-        d.allowed := false;
-        d.limit_name := 'blocked';
-        RETURN d;
-    END IF;
-    d.allowed := true;
-    FOREACH x IN ARRAY m LOOP
-        CONTINUE WHEN x.limit_name IS NULL;
-        est := CASE x.unit WHEN 'requests' THEN 1 WHEN 'tokens' THEN p_est_tokens ELSE p_est_cost END;
-        need := x.used + x.reserved + est - x.limit_value;
-        IF need > 0 THEN
-            -- Denied by this limit; the binding one is the last to relent.
-            relief := x.resets_at;
-            IF x.sliding THEN
-                relief := CASE WHEN need <= x.used THEN
-                    @extschema@.quota_sliding_relief(p_user, x.unit, x.window_start,
-                        CASE x.window_kind WHEN 'minute' THEN interval '1 minute' ELSE interval '1 hour' END, need)
-                END;
-                relief := coalesce(relief, p_now + CASE x.window_kind WHEN 'minute' THEN interval '1 minute' ELSE interval '1 hour' END);
-            END IF;
-            IF d.allowed OR relief > best_relief THEN
-                best := x; best_relief := relief;
-            END IF;
-            d.allowed := false;
-        ELSIF d.allowed THEN
-            -- Allowed so far: report the limit closest to binding.
-            ratio := CASE WHEN x.limit_value = 0 THEN 0
-                          ELSE (x.limit_value - x.used - x.reserved - est)::numeric / x.limit_value END;
-            IF best_ratio IS NULL OR ratio < best_ratio THEN
-                best := x; best_ratio := ratio; best_relief := x.resets_at;
-            END IF;
-        END IF;
-    END LOOP;
-    IF best.limit_name IS NOT NULL THEN
-        d.limit_name := best.limit_name;
-        d.unit := best.unit;
-        d.used := @extschema@.quota_display(best.used, best.unit);
-        d.reserved := @extschema@.quota_display(best.reserved, best.unit);
-        d.limit_value := @extschema@.quota_display(best.limit_value, best.unit);
-        d.remaining := @extschema@.quota_display(greatest(best.limit_value - best.used - best.reserved, 0), best.unit);
-        d.resets_at := best_relief;
-        IF NOT d.allowed THEN
-            d.retry_after := greatest(pg_catalog.ceil(EXTRACT(epoch FROM best_relief - p_now)), 1)::integer;
-        END IF;
-    END IF;
-    RETURN d;
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.quota_decide(text, @extschema@.quota_measure_row[], bigint, bigint, timestamptz) IS 'Internal: admits or denies a request estimated at p_est_tokens and p_est_cost nano-USD against measured limits';
-REVOKE ALL ON FUNCTION @extschema@.quota_decide(text, @extschema@.quota_measure_row[], bigint, bigint, timestamptz) FROM PUBLIC;
-
 CREATE FUNCTION @extschema@.quota_check_args(user_id text, est_tokens bigint, est_cost numeric)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
@@ -372,8 +300,10 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.quota_check_args(text, bigint, numeric) IS 'Internal: validates the arguments of quota_check and quota_reserve and returns est_cost in nano-USD';
 REVOKE ALL ON FUNCTION @extschema@.quota_check_args(text, bigint, numeric) FROM PUBLIC;
 
--- quota_decide over quota_measure in one C call (quota_measure.c): the
--- plpgsql pair cost more than the measurement itself.
+-- The decision over quota_measure, in C (quota_decide.c): admitted unless
+-- some limit lacks room for one more request, est_tokens and est_cost; the
+-- reported limit is the binding one that relents last, else the one closest
+-- to binding.
 CREATE FUNCTION @extschema@.quota_check(user_id text, est_tokens bigint DEFAULT 0, est_cost numeric DEFAULT 0)
 RETURNS @extschema@.quota_decision
 AS 'MODULE_PATHNAME', 'quota_check'
@@ -408,7 +338,11 @@ GRANT EXECUTE ON FUNCTION @extschema@.quota_status(text) TO tokenledger_writer, 
 -- Reservations: the hard cap. A per-user row lock serialises one user's
 -- admissions (and only that user's); the measurement after the lock sees
 -- every committed ledger row and reservation, so N concurrent callers can
--- never all pass a check-then-increment.
+-- never all pass a check-then-increment. In C (quota_decide.c): lock the
+-- user's quota_users row (pinning the default plan on first sight with
+-- INSERT ... ON CONFLICT DO NOTHING, then the lock again), quota_measure
+-- in a fresh snapshot, the same decision as quota_check, hold the estimate
+-- if admitted, then quota_fire_alerts when a threshold is reached.
 CREATE FUNCTION @extschema@.quota_reserve(
     user_id    text,
     est_tokens bigint   DEFAULT 0,
@@ -419,59 +353,9 @@ CREATE FUNCTION @extschema@.quota_reserve(
     OUT reserved numeric, OUT limit_value numeric, OUT remaining numeric,
     OUT resets_at timestamptz, OUT retry_after integer, OUT blocked boolean,
     OUT block_reason text, OUT plan text)
-LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    p_user text := quota_reserve.user_id;
-    cost  bigint := @extschema@.quota_check_args(p_user, est_tokens, est_cost);
-    now_  timestamptz := pg_catalog.now();
-    dflt  text;
-    m     @extschema@.quota_measure_row[];
-    d     @extschema@.quota_decision;
-BEGIN
-    IF ttl IS NULL OR ttl <= interval '0' OR ttl > interval '1 day' THEN
-        RAISE EXCEPTION 'ttl must lie between 0 and 1 day'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Pass how long the request may take before its hold lapses, such as interval ''2 minutes''.';
-    END IF;
-    PERFORM 1 FROM @extschema@.quota_users qu WHERE qu.user_id = p_user FOR UPDATE;
-    IF NOT FOUND THEN
-        -- First sight: pin the default plan. A concurrent first sight waits
-        -- on the same key, then both lock the one row.
-        dflt := @extschema@.quota_default_plan();
-        IF NOT EXISTS (SELECT 1 FROM @extschema@.quota_plans qp WHERE qp.plan = dflt) THEN
-            RAISE EXCEPTION 'quota plan "%" does not exist', dflt
-                USING ERRCODE = 'undefined_object',
-                      HINT = 'Create it with quota_plan_set, or set tokenledger.default_plan to an existing plan.';
-        END IF;
-        INSERT INTO @extschema@.quota_users (user_id, plan) VALUES (p_user, dflt)
-            ON CONFLICT DO NOTHING;
-        PERFORM 1 FROM @extschema@.quota_users qu WHERE qu.user_id = p_user FOR UPDATE;
-    END IF;
-
-    m := ARRAY(SELECT x FROM @extschema@.quota_measure(p_user, now_) x);
-    d := @extschema@.quota_decide(p_user, m, est_tokens, cost, now_);
-    IF d.allowed THEN
-        INSERT INTO @extschema@.quota_reservations (user_id, est_tokens, est_cost_nano_usd, created_at, expires_at)
-        VALUES (p_user, est_tokens, cost, now_, now_ + ttl)
-        RETURNING quota_reservations.reservation_id, quota_reservations.expires_at
-             INTO reservation_id, expires_at;
-    END IF;
-    PERFORM @extschema@.quota_fire_alerts(p_user, m, now_);
-
-    allowed := d.allowed; limit_name := d.limit_name; unit := d.unit; used := d.used;
-    reserved := d.reserved; limit_value := d.limit_value; remaining := d.remaining;
-    resets_at := d.resets_at; retry_after := d.retry_after; blocked := d.blocked;
-    block_reason := d.block_reason; plan := d.plan;
-    IF d.allowed AND d.limit_name IS NOT NULL THEN
-        -- What is left after this hold.
-        reserved := d.reserved + @extschema@.quota_display(
-            CASE d.unit WHEN 'requests' THEN 1 WHEN 'tokens' THEN est_tokens ELSE cost END, d.unit);
-        remaining := greatest(limit_value - used - reserved, 0);
-    END IF;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'quota_reserve'
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.quota_reserve(text, bigint, numeric, interval) IS 'Atomically admits a request and holds its estimate (one request, est_tokens, est_cost USD) against every limit until usage_log_insert(reservation_id => ...) settles it, quota_release cancels it or ttl passes; or denies it with the same detail as quota_check (reservation_id NULL). A hot user serialises only their own reservations';
 REVOKE ALL ON FUNCTION @extschema@.quota_reserve(text, bigint, numeric, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_reserve(text, bigint, numeric, interval) TO tokenledger_writer, tokenledger_admin;
