@@ -396,6 +396,9 @@ usage_log_insert(PG_FUNCTION_ARGS)
 		event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1, &isnull));
 	}
+	else						/* quotas: the row was written, so it counts */
+		tl_quota_count(values[P_USER_ID], occurred_at, total,
+					   nulls[P_TOTAL_COST] == 'n' ? 0 : DatumGetInt64(values[P_TOTAL_COST]));
 	settle_reservation(fcinfo, user_id);
 	SPI_finish();
 
