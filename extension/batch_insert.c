@@ -112,6 +112,11 @@ deconstruct_args(FunctionCallInfo fcinfo, BatchArgs *args)
 {
 	int			a;
 
+	if (PG_ARGISNULL(ARG_USER_ID))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("user_id must not be null"),
+				 errhint("Pass an array with the app's user id of every event.")));
 	args->n = -1;
 	for (a = 0; a < N_INSERT_ARGS; a++)
 	{
@@ -142,11 +147,6 @@ deconstruct_args(FunctionCallInfo fcinfo, BatchArgs *args)
 					 errmsg("%s has %d elements but user_id has %d", arg_names[a], count, args->n),
 					 errhint("Every array describes the same events: give each one element per event, or omit it (NULL) to use the default for all.")));
 	}
-	if (args->n < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("user_id must not be null"),
-				 errhint("Pass an array with the app's user id of every event.")));
 }
 
 /*
@@ -269,10 +269,22 @@ column_array(TlEvent *ev, const int *rows, int nrows, int col)
 }
 
 /*
- * Validates and prepares every element. An error names the element: its
- * position is put in front of usage_log_insert's message; SQLSTATE, detail
- * and hint are kept.
+ * Per-element errors name the element: its 1-based position is put in front
+ * of usage_log_insert's message; SQLSTATE, detail and hint are kept.
  */
+static void
+rethrow_for_element(MemoryContext cxt, int element)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	edata->message = psprintf("element %d of the batch: %s", element, edata->message);
+	ReThrowError(edata);
+}
+
+/* Validates and prepares every element (tl_event_prepare), in order. */
 static void
 prepare_events(const BatchArgs *args, TlEvent *ev)
 {
@@ -291,13 +303,26 @@ prepare_events(const BatchArgs *args, TlEvent *ev)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		rethrow_for_element(cxt, i + 1);
+	}
+	PG_END_TRY();
+}
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		edata->message = psprintf("element %d of the batch: %s", i + 1, edata->message);
-		ReThrowError(edata);
+/* The per-row bookkeeping after the write (tl_event_account), in order. */
+static void
+account_events(TlEvent *ev, const bool *recorded, int n)
+{
+	volatile int i = 0;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		for (i = 0; i < n; i++)
+			tl_event_account(&ev[i], recorded[i]);
+	}
+	PG_CATCH();
+	{
+		rethrow_for_element(cxt, i + 1);
 	}
 	PG_END_TRY();
 }
@@ -482,9 +507,9 @@ usage_log_insert_batch(PG_FUNCTION_ARGS)
 	{
 		if (leader[i] == i && !recorded[i] && !found[i])
 			elog(ERROR, "tokenledger: request id vanished during deduplication");
-		tl_event_account(&ev[i], recorded[i]);
 		result[i] = Int64GetDatum(ids[leader[i]]);
 	}
+	account_events(ev, recorded, n);
 	SPI_finish();
 
 	PG_RETURN_ARRAYTYPE_P(construct_md_array(result, NULL, 1, dims, lbs, INT8OID,

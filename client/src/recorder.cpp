@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -22,8 +21,12 @@ struct Recorder::Impl {
     std::condition_variable wake_worker;   // batch full, flush requested, stopping
     std::condition_variable room;          // queue has room (Block policy)
     std::condition_variable progress;      // a batch or replay finished
-    std::deque<std::pair<std::uint64_t, UsageEvent>> queue;  // (sequence number, event)
-    std::uint64_t accepted = 0;            // sequence number of the last accepted event
+    // record() appends here; the worker swaps the whole vector out, and
+    // hands back the one it emptied, so both keep their capacity and
+    // record() does not allocate once they have grown.
+    std::vector<UsageEvent> queue;
+    std::vector<UsageEvent> spare;
+    std::uint64_t accepted = 0;            // number of events accepted so far
     std::uint64_t durable = 0;             // every accepted event <= this is in the database
     int flush_waiters = 0;
     bool spool_pending = false;            // the spool may hold events not yet in the database
@@ -35,6 +38,7 @@ struct Recorder::Impl {
     std::uint64_t replay_offset = 0;       // spool bytes already replayed (worker only)
 
     std::unique_ptr<Client> client;        // worker thread only
+    bool use_pipeline = false;             // worker only: send method in effect
     Clock::time_point next_attempt{};      // backoff deadline for reaching the database
     std::chrono::milliseconds backoff{0};
     std::thread worker;
@@ -42,6 +46,10 @@ struct Recorder::Impl {
     explicit Impl(RecorderOptions o) : opt(std::move(o)), spool(opt.spool_path) {
         if (opt.batch_size == 0) opt.batch_size = 1;
         if (opt.queue_capacity < opt.batch_size) opt.queue_capacity = opt.batch_size;
+        use_pipeline = opt.send_method == SendMethod::Pipeline;
+        std::size_t reserve = std::min(opt.queue_capacity, std::max<std::size_t>(opt.batch_size * 4, 1024));
+        queue.reserve(reserve);
+        spare.reserve(reserve);
         st.torn = spool.torn_at_open();
         spool_pending = spool.size() > 0;
         for (auto& p : spool.open_problems()) report(p);
@@ -103,7 +111,7 @@ struct Recorder::Impl {
             }
             if (!ensure_connected()) continue;
             try {
-                client->insert_batch(events);
+                send_batch(events);
                 backoff = std::chrono::milliseconds(0);
                 return Sent::Ok;
             } catch (const InvalidInput&) {
@@ -118,6 +126,24 @@ struct Recorder::Impl {
             }
         }
         return Sent::Down;
+    }
+
+    // One statement (or one pipeline) for the whole batch, in one
+    // transaction. A server whose extension predates usage_log_insert_batch
+    // (undefined function) gets the pipeline from then on.
+    void send_batch(const std::vector<UsageEvent>& events) {
+        if (!use_pipeline) {
+            try {
+                client->insert_batch_arrays(events);
+                return;
+            } catch (const ServerError& e) {
+                if (e.sqlstate() != "42883") throw;
+                use_pipeline = true;
+                report("tokenledger recorder: usage_log_insert_batch is missing (extension older than 0.2.0); "
+                       "sending batches with libpq pipeline mode");
+            }
+        }
+        client->insert_batch(events);
     }
 
     Sent send_one_by_one(const std::vector<UsageEvent>& events) {
@@ -135,7 +161,8 @@ struct Recorder::Impl {
         return Sent::Ok;
     }
 
-    void to_spool(const std::vector<UsageEvent>& events) {
+    void to_spool(std::vector<UsageEvent>& events) {
+        assign_request_ids(events);
         std::lock_guard<std::mutex> g(spool_mu);
         spool.append(events);
     }
@@ -170,6 +197,7 @@ struct Recorder::Impl {
     // --- the background thread -------------------------------------------
 
     void run() {
+        std::vector<UsageEvent> batch = std::move(spare);
         std::unique_lock<std::mutex> lk(mu);
         for (;;) {
             auto deadline = Clock::now() + opt.flush_interval;
@@ -178,38 +206,55 @@ struct Recorder::Impl {
                        (flush_waiters > 0 && (!queue.empty() || ((durable < accepted || spool_pending) && may_try())));
             });
             bool stop = stopping;
-            std::vector<UsageEvent> batch;
-            std::size_t n = std::min(queue.size(), opt.batch_size);
-            batch.reserve(n);
-            for (std::size_t i = 0; i < n; ++i) {
-                batch.push_back(std::move(queue.front().second));
-                queue.pop_front();
-            }
-            // Everything accepted so far except what is still queued is now
-            // either in this batch or in the spool.
-            std::uint64_t upto = queue.empty() ? accepted : queue.front().first - 1;
+            // Take everything queued in O(1): producers are held up only for
+            // the swap. Everything accepted so far is now either in this
+            // batch or in the spool.
+            batch.swap(queue);
+            std::uint64_t upto = accepted;
             std::uint64_t spills_before = spills;
-            if (n) room.notify_all();
+            if (!batch.empty()) room.notify_all();
             lk.unlock();
 
-            bool spool_empty = process(batch, stop);
+            assign_request_ids(batch);
+            bool spool_empty = process_all(batch, stop);
+            batch.clear();  // keeps its capacity for the next swap
 
             lk.lock();
             // A spill during process() may have missed the replay.
             if (spills != spills_before) spool_empty = false;
             spool_pending = !spool_empty;
-            if (spool_empty) {
-                std::uint64_t now_upto = queue.empty() ? upto : std::min(upto, queue.front().first - 1);
-                durable = std::max(durable, now_upto);
-            }
+            if (spool_empty) durable = std::max(durable, upto);
             progress.notify_all();
             if (stop && queue.empty()) break;
         }
     }
 
+    // Every event gets its request id before it is first sent or spooled,
+    // and keeps it through retries and replays.
+    static void assign_request_ids(std::vector<UsageEvent>& events) {
+        for (auto& e : events)
+            if (!e.request_id) e.request_id = generate_request_id();
+    }
+
+    // Sends what one swap took, at most batch_size events per statement, in
+    // order. Returns true when nothing is left in the spool.
+    bool process_all(std::vector<UsageEvent>& taken, bool stopping_now) {
+        if (taken.size() <= opt.batch_size) return process(taken, stopping_now);
+        bool spool_empty = true;
+        std::vector<UsageEvent> chunk;
+        chunk.reserve(opt.batch_size);
+        for (std::size_t at = 0; at < taken.size(); at += opt.batch_size) {
+            std::size_t end = std::min(taken.size(), at + opt.batch_size);
+            chunk.clear();
+            for (std::size_t i = at; i < end; ++i) chunk.push_back(std::move(taken[i]));
+            spool_empty = process(chunk, stopping_now);
+        }
+        return spool_empty;
+    }
+
     // Sends one batch (after replaying the spool, to keep order) or spools
     // it. Returns true when nothing is left in the spool.
-    bool process(const std::vector<UsageEvent>& batch, bool stopping_now) {
+    bool process(std::vector<UsageEvent>& batch, bool stopping_now) {
         bool spool_empty = true;
         try {
             std::uint64_t sz;
@@ -258,8 +303,7 @@ Recorder::~Recorder() {
             if (!impl_->queue.empty()) {
                 // Out of time: spool whatever is still queued.
                 std::vector<UsageEvent> rest;
-                for (auto& q : impl_->queue) rest.push_back(std::move(q.second));
-                impl_->queue.clear();
+                rest.swap(impl_->queue);
                 lk.unlock();
                 impl_->to_spool(rest);
                 impl_->bump(&RecorderStats::spooled, rest.size());
@@ -273,7 +317,8 @@ Recorder::~Recorder() {
 }
 
 bool Recorder::record(UsageEvent ev) {
-    if (!ev.request_id) ev.request_id = generate_request_id();
+    // The app thread only stamps the time and moves the event into the
+    // queue; the request id is generated on the background thread.
     if (!ev.occurred_at) ev.occurred_at = std::chrono::system_clock::now();
     Impl& m = *impl_;
     std::unique_lock<std::mutex> lk(m.mu);
@@ -297,7 +342,9 @@ bool Recorder::record(UsageEvent ev) {
             // Written while holding the queue lock, so a flush() can never
             // see the event as durable before it is in the spool.
             try {
-                m.to_spool({ev});
+                std::vector<UsageEvent> one;
+                one.push_back(std::move(ev));
+                m.to_spool(one);
             } catch (const std::exception& e) {
                 ++m.st.dropped;
                 lk.unlock();
@@ -312,9 +359,12 @@ bool Recorder::record(UsageEvent ev) {
         }
         }
     }
-    m.queue.emplace_back(++m.accepted, std::move(ev));
+    m.queue.push_back(std::move(ev));
+    ++m.accepted;
     ++m.st.queued;
-    bool full_batch = m.queue.size() >= m.opt.batch_size;
+    // Wake the worker once, when the queue reaches a full batch (it checks
+    // the queue again before it sleeps, so later events need no wake-up).
+    bool full_batch = m.queue.size() == m.opt.batch_size;
     lk.unlock();
     if (full_batch) m.wake_worker.notify_one();
     return true;
