@@ -1,6 +1,7 @@
 #include "tokenledger/recorder.hpp"
 
 #include <atomic>
+#include <iterator>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -17,7 +18,7 @@ struct Recorder::Impl {
     RecorderOptions opt;
     detail::Spool spool;
 
-    mutable std::mutex mu;                 // guards the queue and the counters below
+    mutable std::mutex mu;                 // guards the queue, the counters and the backoff below
     std::condition_variable wake_worker;   // batch full, flush requested, stopping
     std::condition_variable room;          // queue has room (Block policy)
     std::condition_variable progress;      // a batch or replay finished
@@ -33,20 +34,43 @@ struct Recorder::Impl {
     std::uint64_t spills = 0;              // events spilled by record() (Spill policy)
     bool stopping = false;
     RecorderStats st;
+    Clock::time_point next_attempt{};      // backoff deadline for reaching the database
+    std::chrono::milliseconds backoff{0};
 
     std::mutex spool_mu;                   // serialises spool access; lock order: mu, then spool_mu
     std::uint64_t replay_offset = 0;       // spool bytes already replayed (worker only)
+    std::mutex report_mu;                  // on_error is called by one thread at a time
 
-    std::unique_ptr<Client> client;        // worker thread only
-    bool use_pipeline = false;             // worker only: send method in effect
-    Clock::time_point next_attempt{};      // backoff deadline for reaching the database
-    std::chrono::milliseconds backoff{0};
+    // One database connection. senders[0] is used by the worker thread
+    // itself; senders[i > 0] by helper thread i, only while the worker
+    // waits for it.
+    struct Sender {
+        std::unique_ptr<Client> client;
+        bool use_pipeline = false;         // send method in effect on this connection
+    };
+    std::vector<Sender> senders;
+
+    enum class Sent { Ok, Down };
+
+    // A helper thread sending one batch at a time for the worker.
+    struct Helper {
+        std::thread thread;
+        std::mutex m;
+        std::condition_variable cv;
+        std::vector<UsageEvent>* job = nullptr;
+        bool done = false;
+        bool quit = false;
+        Sent result = Sent::Ok;
+    };
+    std::vector<std::unique_ptr<Helper>> helpers;
     std::thread worker;
 
     explicit Impl(RecorderOptions o) : opt(std::move(o)), spool(opt.spool_path) {
         if (opt.batch_size == 0) opt.batch_size = 1;
         if (opt.queue_capacity < opt.batch_size) opt.queue_capacity = opt.batch_size;
-        use_pipeline = opt.send_method == SendMethod::Pipeline;
+        if (opt.connections == 0) opt.connections = 1;
+        senders.resize(opt.connections);
+        for (auto& s : senders) s.use_pipeline = opt.send_method == SendMethod::Pipeline;
         std::size_t reserve = std::min(opt.queue_capacity, std::max<std::size_t>(opt.batch_size * 4, 1024));
         queue.reserve(reserve);
         spare.reserve(reserve);
@@ -55,9 +79,30 @@ struct Recorder::Impl {
         for (auto& p : spool.open_problems()) report(p);
     }
 
+    void start() {
+        for (std::size_t i = 1; i < senders.size(); ++i) {
+            helpers.push_back(std::make_unique<Helper>());
+            Helper* h = helpers.back().get();
+            h->thread = std::thread([this, h, i] { help(*h, senders[i]); });
+        }
+        worker = std::thread([this] { run(); });
+    }
+
+    void stop_helpers() noexcept {
+        for (auto& h : helpers) {
+            {
+                std::lock_guard<std::mutex> g(h->m);
+                h->quit = true;
+            }
+            h->cv.notify_all();
+            if (h->thread.joinable()) h->thread.join();
+        }
+    }
+
     void report(const std::string& msg) noexcept {
         if (!opt.on_error) return;
         try {
+            std::lock_guard<std::mutex> g(report_mu);
             opt.on_error(msg);
         } catch (...) {
         }
@@ -68,23 +113,35 @@ struct Recorder::Impl {
         st.*field += n;
     }
 
-    // --- talking to the database (worker thread) ---------------------------
+    // --- talking to the database (worker and helper threads) --------------
 
     void note_failure(const std::string& what) {
-        backoff = backoff.count() == 0 ? opt.backoff_initial : std::min(backoff * 2, opt.backoff_max);
-        next_attempt = Clock::now() + backoff;
+        {
+            std::lock_guard<std::mutex> g(mu);
+            backoff = backoff.count() == 0 ? opt.backoff_initial : std::min(backoff * 2, opt.backoff_max);
+            next_attempt = Clock::now() + backoff;
+        }
         report(what);
     }
 
-    bool may_try() const { return Clock::now() >= next_attempt; }
+    void note_success() {
+        std::lock_guard<std::mutex> g(mu);
+        backoff = std::chrono::milliseconds(0);
+    }
 
-    bool ensure_connected() {
-        if (client && client->connected()) return true;
+    bool may_try_locked() const { return Clock::now() >= next_attempt; }
+    bool may_try() const {
+        std::lock_guard<std::mutex> g(mu);
+        return may_try_locked();
+    }
+
+    bool ensure_connected(Sender& s) {
+        if (s.client && s.client->connected()) return true;
         try {
-            if (client)
-                client->reconnect();
+            if (s.client)
+                s.client->reconnect();
             else
-                client = std::make_unique<Client>(opt.conninfo);
+                s.client = std::make_unique<Client>(opt.conninfo);
             return true;
         } catch (const Error& e) {
             note_failure(std::string("tokenledger recorder: ") + e.what());
@@ -92,30 +149,28 @@ struct Recorder::Impl {
         }
     }
 
-    enum class Sent { Ok, Down };
-
     // Sends events; invalid ones are rejected one by one so the rest land.
     // Returns Down when the database could not be reached after the allowed
     // attempts (nothing is known to be committed; a resend is safe because
     // every event carries a request id).
-    Sent send(const std::vector<UsageEvent>& events) {
+    Sent send(Sender& s, const std::vector<UsageEvent>& events) {
         for (int attempt = 0; attempt < std::max(1, opt.max_attempts); ++attempt) {
             if (attempt > 0) {
-                bump(&RecorderStats::retried, 1);
                 std::unique_lock<std::mutex> lk(mu);
+                ++st.retried;
                 // Sleep out the backoff, but wake for shutdown.
                 wake_worker.wait_until(lk, next_attempt, [&] { return stopping; });
-                if (stopping && Clock::now() < next_attempt) return Sent::Down;
+                if (stopping && !may_try_locked()) return Sent::Down;
             } else if (!may_try()) {
                 return Sent::Down;
             }
-            if (!ensure_connected()) continue;
+            if (!ensure_connected(s)) continue;
             try {
-                send_batch(events);
-                backoff = std::chrono::milliseconds(0);
+                send_batch(s, events);
+                note_success();
                 return Sent::Ok;
             } catch (const InvalidInput&) {
-                return send_one_by_one(events);
+                return send_one_by_one(s, events);
             } catch (const Error& e) {
                 note_failure(std::string("tokenledger recorder: batch failed: ") + e.what());
                 if (!is_transient_sqlstate(e.sqlstate()) && !dynamic_cast<const NotConnected*>(&e)) {
@@ -131,25 +186,25 @@ struct Recorder::Impl {
     // One statement (or one pipeline) for the whole batch, in one
     // transaction. A server whose extension predates usage_log_insert_batch
     // (undefined function) gets the pipeline from then on.
-    void send_batch(const std::vector<UsageEvent>& events) {
-        if (!use_pipeline) {
+    void send_batch(Sender& s, const std::vector<UsageEvent>& events) {
+        if (!s.use_pipeline) {
             try {
-                client->insert_batch_arrays(events);
+                s.client->insert_batch_arrays(events);
                 return;
             } catch (const ServerError& e) {
                 if (e.sqlstate() != "42883") throw;
-                use_pipeline = true;
+                s.use_pipeline = true;
                 report("tokenledger recorder: usage_log_insert_batch is missing (extension older than 0.2.0); "
                        "sending batches with libpq pipeline mode");
             }
         }
-        client->insert_batch(events);
+        s.client->insert_batch(events);
     }
 
-    Sent send_one_by_one(const std::vector<UsageEvent>& events) {
+    Sent send_one_by_one(Sender& s, const std::vector<UsageEvent>& events) {
         for (const auto& ev : events) {
             try {
-                client->insert(ev);
+                s.client->insert(ev);
             } catch (const InvalidInput& e) {
                 bump(&RecorderStats::rejected, 1);
                 report(std::string("tokenledger recorder: event rejected (") + e.sqlstate() + "): " + e.what());
@@ -161,13 +216,40 @@ struct Recorder::Impl {
         return Sent::Ok;
     }
 
+    void help(Helper& h, Sender& s) {
+        std::unique_lock<std::mutex> lk(h.m);
+        for (;;) {
+            h.cv.wait(lk, [&] { return h.quit || (h.job && !h.done); });
+            if (h.quit) return;
+            lk.unlock();
+            Sent r = send(s, *h.job);
+            lk.lock();
+            h.result = r;
+            h.done = true;
+            h.cv.notify_all();
+        }
+    }
+
     void to_spool(std::vector<UsageEvent>& events) {
         assign_request_ids(events);
         std::lock_guard<std::mutex> g(spool_mu);
         spool.append(events);
     }
 
-    // Replays the spool in order. True when it is empty afterwards.
+    // Spools a batch that could not be sent; if even the spool fails (disk
+    // full, ...), the events are lost: report loudly, count them as dropped.
+    void spool_or_drop(std::vector<UsageEvent>& events) {
+        try {
+            to_spool(events);
+            bump(&RecorderStats::spooled, events.size());
+        } catch (const std::exception& e) {
+            bump(&RecorderStats::dropped, events.size());
+            report(std::string("tokenledger recorder: spool write failed, events lost: ") + e.what());
+        }
+    }
+
+    // Replays the spool in order, over the worker's connection. True when
+    // it is empty afterwards.
     bool replay() {
         for (;;) {
             detail::Spool::Chunk c;
@@ -188,7 +270,7 @@ struct Recorder::Impl {
                 // or torn): try again later.
                 return false;
             }
-            if (!c.events.empty() && send(c.events) != Sent::Ok) return false;
+            if (!c.events.empty() && send(senders[0], c.events) != Sent::Ok) return false;
             bump(&RecorderStats::replayed, c.events.size());
             replay_offset = c.end;
         }
@@ -203,7 +285,8 @@ struct Recorder::Impl {
             auto deadline = Clock::now() + opt.flush_interval;
             wake_worker.wait_until(lk, deadline, [&] {
                 return stopping || queue.size() >= opt.batch_size ||
-                       (flush_waiters > 0 && (!queue.empty() || ((durable < accepted || spool_pending) && may_try())));
+                       (flush_waiters > 0 &&
+                        (!queue.empty() || ((durable < accepted || spool_pending) && may_try_locked())));
             });
             bool stop = stopping;
             // Take everything queued in O(1): producers are held up only for
@@ -216,7 +299,7 @@ struct Recorder::Impl {
             lk.unlock();
 
             assign_request_ids(batch);
-            bool spool_empty = process_all(batch, stop);
+            bool spool_empty = process(batch, stop);
             batch.clear();  // keeps its capacity for the next swap
 
             lk.lock();
@@ -236,25 +319,11 @@ struct Recorder::Impl {
             if (!e.request_id) e.request_id = generate_request_id();
     }
 
-    // Sends what one swap took, at most batch_size events per statement, in
-    // order. Returns true when nothing is left in the spool.
-    bool process_all(std::vector<UsageEvent>& taken, bool stopping_now) {
-        if (taken.size() <= opt.batch_size) return process(taken, stopping_now);
-        bool spool_empty = true;
-        std::vector<UsageEvent> chunk;
-        chunk.reserve(opt.batch_size);
-        for (std::size_t at = 0; at < taken.size(); at += opt.batch_size) {
-            std::size_t end = std::min(taken.size(), at + opt.batch_size);
-            chunk.clear();
-            for (std::size_t i = at; i < end; ++i) chunk.push_back(std::move(taken[i]));
-            spool_empty = process(chunk, stopping_now);
-        }
-        return spool_empty;
-    }
-
-    // Sends one batch (after replaying the spool, to keep order) or spools
-    // it. Returns true when nothing is left in the spool.
-    bool process(std::vector<UsageEvent>& batch, bool stopping_now) {
+    // Sends what one swap took: the spool first (to keep order), then
+    // batches of at most batch_size events, up to `connections` of them at
+    // a time. What cannot be sent is spooled, in order. Returns true when
+    // nothing is left in the spool.
+    bool process(std::vector<UsageEvent>& taken, bool stopping_now) {
         bool spool_empty = true;
         try {
             std::uint64_t sz;
@@ -263,26 +332,64 @@ struct Recorder::Impl {
                 sz = spool.size();
             }
             if (sz > 0) spool_empty = may_try() && !stopping_now ? replay() : false;
-            if (batch.empty()) return spool_empty;
-            if (spool_empty && send(batch) == Sent::Ok) {
-                bump(&RecorderStats::sent, batch.size());
-                return true;
-            }
-            to_spool(batch);
-            bump(&RecorderStats::spooled, batch.size());
-            return false;
         } catch (const std::exception& e) {
-            // The spool itself failed (disk full, ...): the events of this
-            // batch cannot be kept. Report loudly; count them as dropped.
-            bump(&RecorderStats::dropped, batch.size());
-            report(std::string("tokenledger recorder: spool write failed, events lost: ") + e.what());
-            return false;
+            report(std::string("tokenledger recorder: spool replay failed: ") + e.what());
+            spool_empty = false;
         }
+        if (taken.empty()) return spool_empty;
+
+        // The single-batch case sends `taken` itself, which keeps its
+        // capacity for the next swap (record() then never allocates).
+        std::vector<std::vector<UsageEvent>> owned;
+        std::vector<std::vector<UsageEvent>*> batches;
+        if (taken.size() <= opt.batch_size) {
+            batches.push_back(&taken);
+        } else {
+            owned.reserve((taken.size() + opt.batch_size - 1) / opt.batch_size);
+            for (std::size_t at = 0; at < taken.size(); at += opt.batch_size) {
+                std::size_t end = std::min(taken.size(), at + opt.batch_size);
+                owned.emplace_back(std::make_move_iterator(taken.begin() + static_cast<std::ptrdiff_t>(at)),
+                                   std::make_move_iterator(taken.begin() + static_cast<std::ptrdiff_t>(end)));
+                batches.push_back(&owned.back());
+            }
+        }
+
+        std::size_t next = 0;
+        while (spool_empty && next < batches.size()) {
+            std::size_t k = std::min(senders.size(), batches.size() - next);
+            for (std::size_t j = 1; j < k; ++j) {
+                Helper& h = *helpers[j - 1];
+                std::lock_guard<std::mutex> g(h.m);
+                h.job = batches[next + j];
+                h.done = false;
+                h.cv.notify_all();
+            }
+            std::vector<Sent> results(k);
+            results[0] = send(senders[0], *batches[next]);
+            for (std::size_t j = 1; j < k; ++j) {
+                Helper& h = *helpers[j - 1];
+                std::unique_lock<std::mutex> g(h.m);
+                h.cv.wait(g, [&] { return h.done; });
+                results[j] = h.result;
+                h.job = nullptr;
+            }
+            for (std::size_t j = 0; j < k; ++j) {
+                if (results[j] == Sent::Ok) {
+                    bump(&RecorderStats::sent, batches[next + j]->size());
+                } else {
+                    spool_or_drop(*batches[next + j]);
+                    spool_empty = false;
+                }
+            }
+            next += k;
+        }
+        for (; next < batches.size(); ++next) spool_or_drop(*batches[next]);
+        return spool_empty;
     }
 };
 
 Recorder::Recorder(RecorderOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
-    impl_->worker = std::thread([this] { impl_->run(); });
+    impl_->start();
 }
 
 Recorder::~Recorder() {
@@ -314,6 +421,7 @@ Recorder::~Recorder() {
     } catch (...) {
         if (impl_->worker.joinable()) impl_->worker.join();
     }
+    impl_->stop_helpers();
 }
 
 bool Recorder::record(UsageEvent ev) {

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <mutex>
+#include <thread>
 
 #include "support.hpp"
 #include "tokenledger/recorder.hpp"
@@ -200,5 +201,41 @@ TEST_CASE("the Recorder delivers with either send method - and falls back to the
         CHECK(reported);
         admin.query("DROP DATABASE " + admin.quote_ident(db));
     }
+    ::unlink(spool.c_str());
+}
+
+TEST_CASE("a Recorder with several connections lands every event once - sent batches in parallel",
+          "[recorder][batch]") {
+    auto p = unique_prefix("rec-conns");
+    auto spool = tltest::temp_path("rec-conns");
+    RecorderStats s;
+    {
+        RecorderOptions o;
+        o.spool_path = spool;
+        o.connections = 3;
+        o.batch_size = 25;
+        o.flush_interval = 50ms;
+        Recorder r(o);
+        std::vector<std::thread> producers;
+        for (int t = 0; t < 4; ++t)
+            producers.emplace_back([&, t] {
+                for (int i = 0; i < 500; ++i) {
+                    UsageEvent e;
+                    e.user_id = p + std::to_string(t);
+                    e.model = "gpt-4o-mini";
+                    e.input_tokens = i;
+                    r.record(std::move(e));
+                }
+            });
+        for (auto& th : producers) th.join();
+        CHECK(r.flush(60s));
+        s = r.stats();
+    }
+    Client c;
+    CHECK(count_rows(c, p) == 2000);
+    CHECK(tltest::count_distinct_requests(c, p) == 2000);
+    CHECK(s.sent == 2000);
+    CHECK(s.spooled == 0);
+    CHECK(s.dropped == 0);
     ::unlink(spool.c_str());
 }

@@ -36,6 +36,11 @@ struct RecorderOptions {
     /// as many again while it sends them.
     std::size_t queue_capacity = 10000;
     SendMethod send_method = SendMethod::BatchFunction;
+    /// Database connections the background thread sends over. With more
+    /// than one, up to that many batches are sent at once when more than
+    /// batch_size events are waiting (each batch is still one transaction;
+    /// batches may commit out of order, the spool is replayed in order).
+    std::size_t connections = 1;
     FullPolicy full_policy = FullPolicy::Block;
     /// Append-only, CRC-checked, fsync'd file holding events that could not
     /// be sent. Replayed in order when the database is reachable again,
