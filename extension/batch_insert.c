@@ -155,7 +155,7 @@ deconstruct_args(FunctionCallInfo fcinfo, BatchArgs *args)
  * non-NULL one (occurred_at now(), request_type 'chat', success true).
  */
 static void
-element_args(const BatchArgs *args, int i, FunctionCallInfo fc)
+element_args(const BatchArgs *args, int i, FunctionCallInfo fc, Datum default_request_type)
 {
 	int			a;
 
@@ -174,7 +174,7 @@ element_args(const BatchArgs *args, int i, FunctionCallInfo fc)
 				fc->args[a].isnull = false;
 				break;
 			case ARG_REQUEST_TYPE:
-				fc->args[a].value = CStringGetTextDatum("chat");
+				fc->args[a].value = default_request_type;
 				fc->args[a].isnull = false;
 				break;
 			case ARG_SUCCESS:
@@ -186,9 +186,6 @@ element_args(const BatchArgs *args, int i, FunctionCallInfo fc)
 		}
 	}
 }
-
-/* Sorting element positions by request id, to find duplicates in the batch. */
-static TlEvent *sort_events;
 
 static int
 compare_text(Datum a, Datum b)
@@ -232,13 +229,14 @@ compare_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Orders element positions by request id (arg: the events), for qsort_arg. */
 static int
-compare_request_ids(const void *a, const void *b)
+compare_request_ids(const void *a, const void *b, void *arg)
 {
+	TlEvent    *ev = (TlEvent *) arg;
 	int			ia = *(const int *) a;
 	int			ib = *(const int *) b;
-	int			c = compare_text(sort_events[ia].values[P_REQUEST_ID],
-								 sort_events[ib].values[P_REQUEST_ID]);
+	int			c = compare_text(ev[ia].values[P_REQUEST_ID], ev[ib].values[P_REQUEST_ID]);
 
 	/* equal ids keep input order, so the first occurrence leads its run */
 	return c != 0 ? c : (ia > ib) - (ia < ib);
@@ -276,9 +274,17 @@ static void
 rethrow_for_element(MemoryContext cxt, int element)
 {
 	ErrorData  *edata;
+	int			category;
 
 	MemoryContextSwitchTo(cxt);
 	edata = CopyErrorData();
+	category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+	/* Only bad input belongs to an element; a cancel or an internal error does not. */
+	if (category != ERRCODE_DATA_EXCEPTION && category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+	{
+		FreeErrorData(edata);
+		PG_RE_THROW();
+	}
 	FlushErrorState();
 	edata->message = psprintf("element %d of the batch: %s", element, edata->message);
 	ReThrowError(edata);
@@ -291,13 +297,14 @@ prepare_events(const BatchArgs *args, TlEvent *ev)
 	LOCAL_FCINFO(fc, N_INSERT_ARGS);
 	volatile int i = 0;
 	MemoryContext cxt = CurrentMemoryContext;
+	Datum		chat = CStringGetTextDatum("chat");
 
 	InitFunctionCallInfoData(*fc, NULL, N_INSERT_ARGS, InvalidOid, NULL, NULL);
 	PG_TRY();
 	{
 		for (i = 0; i < args->n; i++)
 		{
-			element_args(args, i, fc);
+			element_args(args, i, fc, chat);
 			tl_event_prepare(fc, &ev[i]);
 		}
 	}
@@ -383,8 +390,7 @@ usage_log_insert_batch(PG_FUNCTION_ARGS)
 		if (ev[i].nulls[P_REQUEST_ID] != 'n')
 			order[nclaims++] = i;
 	}
-	sort_events = ev;
-	qsort(order, nclaims, sizeof(int), compare_request_ids);
+	qsort_arg(order, nclaims, sizeof(int), compare_request_ids, ev);
 	for (i = 1; i < nclaims; i++)
 		if (compare_text(ev[order[i]].values[P_REQUEST_ID],
 						 ev[order[i - 1]].values[P_REQUEST_ID]) == 0)
@@ -469,9 +475,12 @@ usage_log_insert_batch(PG_FUNCTION_ARGS)
 	if ((uint64) nclaims > nclaimed)
 	{
 		Datum		p[1];
-		int			d[1] = {nclaims};
+		int			d[1] = {0};
 		uint64		r;
 
+		for (i = 0; i < nclaims; i++)
+			if (!recorded[claim_pos[i]])
+				claim_ids[d[0]++] = ev[claim_pos[i]].values[P_REQUEST_ID];
 		p[0] = PointerGetDatum(construct_md_array(claim_ids, NULL, 1, d, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 		rc = SPI_execute_plan(find_plan, p, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)

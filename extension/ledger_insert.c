@@ -212,6 +212,7 @@ check_metadata(Jsonb *metadata)
 						 "an admin may raise tokenledger.max_metadata_bytes.")));
 }
 
+/* Validation, dimension keys and pricing of one event (see ledger_event.h). */
 void
 tl_event_prepare(FunctionCallInfo fcinfo, TlEvent *ev)
 {
@@ -352,6 +353,11 @@ tl_event_prepare(FunctionCallInfo fcinfo, TlEvent *ev)
 	}
 }
 
+/*
+ * Bookkeeping after the ledger write, shared by usage_log_insert and
+ * usage_log_insert_batch: per-row accounting belongs here so both paths
+ * keep it.
+ */
 void
 tl_event_account(TlEvent *ev, bool recorded)
 {

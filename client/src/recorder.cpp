@@ -389,7 +389,13 @@ struct Recorder::Impl {
 };
 
 Recorder::Recorder(RecorderOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
-    impl_->start();
+    try {
+        impl_->start();
+    } catch (...) {
+        // No thread could be started: stop the helpers that were.
+        impl_->stop_helpers();
+        throw;
+    }
 }
 
 Recorder::~Recorder() {
@@ -484,7 +490,7 @@ bool Recorder::flush(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lk(m.mu);
     std::uint64_t target = m.accepted;
     ++m.flush_waiters;
-    m.wake_worker.notify_one();
+    m.wake_worker.notify_all();
     bool ok = m.progress.wait_until(lk, deadline, [&] { return m.durable >= target && !m.spool_pending; });
     --m.flush_waiters;
     return ok;
