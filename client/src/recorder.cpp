@@ -1,5 +1,6 @@
 #include "tokenledger/recorder.hpp"
 
+#include <array>
 #include <atomic>
 #include <iterator>
 #include <condition_variable>
@@ -18,21 +19,32 @@ struct Recorder::Impl {
     RecorderOptions opt;
     detail::Spool spool;
 
-    mutable std::mutex mu;                 // guards the queue, the counters and the backoff below
+    // The queue is sharded so that app threads rarely wait for each other:
+    // a thread always appends to the same shard (so its events keep their
+    // order), under that shard's mutex only. The worker swaps each shard's
+    // vector with an empty one that kept its capacity, so record() does not
+    // allocate once the vectors have grown.
+    static constexpr std::size_t kShards = 8;
+    struct Shard {
+        std::mutex m;
+        std::vector<UsageEvent> q;
+        std::vector<UsageEvent> taken;  // worker only: what the last swap took
+    };
+    std::array<Shard, kShards> shards;
+    std::atomic<std::uint64_t> accepted{0};  // sequence number of the last accepted event
+    std::atomic<std::size_t> depth{0};       // events in the shards
+    std::atomic<bool> stopping{false};       // set under mu
+    std::atomic<std::uint64_t> queued_count{0};
+    std::atomic<std::uint64_t> dropped_count{0};
+
+    mutable std::mutex mu;                 // guards the counters and the backoff below
     std::condition_variable wake_worker;   // batch full, flush requested, stopping
     std::condition_variable room;          // queue has room (Block policy)
     std::condition_variable progress;      // a batch or replay finished
-    // record() appends here; the worker swaps the whole vector out, and
-    // hands back the one it emptied, so both keep their capacity and
-    // record() does not allocate once they have grown.
-    std::vector<UsageEvent> queue;
-    std::vector<UsageEvent> spare;
-    std::uint64_t accepted = 0;            // number of events accepted so far
     std::uint64_t durable = 0;             // every accepted event <= this is in the database
     int flush_waiters = 0;
     bool spool_pending = false;            // the spool may hold events not yet in the database
     std::uint64_t spills = 0;              // events spilled by record() (Spill policy)
-    bool stopping = false;
     RecorderStats st;
     Clock::time_point next_attempt{};      // backoff deadline for reaching the database
     std::chrono::milliseconds backoff{0};
@@ -71,9 +83,11 @@ struct Recorder::Impl {
         if (opt.connections == 0) opt.connections = 1;
         senders.resize(opt.connections);
         for (auto& s : senders) s.use_pipeline = opt.send_method == SendMethod::Pipeline;
-        std::size_t reserve = std::min(opt.queue_capacity, std::max<std::size_t>(opt.batch_size * 4, 1024));
-        queue.reserve(reserve);
-        spare.reserve(reserve);
+        std::size_t reserve = std::min(opt.queue_capacity, std::max<std::size_t>(opt.batch_size * 2, 256));
+        for (auto& sh : shards) {
+            sh.q.reserve(reserve);
+            sh.taken.reserve(reserve);
+        }
         st.torn = spool.torn_at_open();
         spool_pending = spool.size() > 0;
         for (auto& p : spool.open_problems()) report(p);
@@ -159,7 +173,7 @@ struct Recorder::Impl {
                 std::unique_lock<std::mutex> lk(mu);
                 ++st.retried;
                 // Sleep out the backoff, but wake for shutdown.
-                wake_worker.wait_until(lk, next_attempt, [&] { return stopping; });
+                wake_worker.wait_until(lk, next_attempt, [&] { return stopping.load(); });
                 if (stopping && !may_try_locked()) return Sent::Down;
             } else if (!may_try()) {
                 return Sent::Down;
@@ -278,29 +292,59 @@ struct Recorder::Impl {
 
     // --- the background thread -------------------------------------------
 
+    // Takes every shard's events (the swaps are O(1)) into `batch`.
+    void take_all(std::vector<UsageEvent>& batch) {
+        std::size_t n = 0;
+        for (auto& sh : shards) {
+            {
+                std::lock_guard<std::mutex> g(sh.m);
+                sh.q.swap(sh.taken);
+            }
+            n += sh.taken.size();
+        }
+        depth.fetch_sub(n);
+        for (auto& sh : shards) {
+            for (auto& e : sh.taken) batch.push_back(std::move(e));
+            sh.taken.clear();  // keeps its capacity for the next swap
+        }
+    }
+
+    bool shards_empty() {
+        for (auto& sh : shards) {
+            std::lock_guard<std::mutex> g(sh.m);
+            if (!sh.q.empty()) return false;
+        }
+        return true;
+    }
+
     void run() {
-        std::vector<UsageEvent> batch = std::move(spare);
+        std::vector<UsageEvent> batch;
+        batch.reserve(std::min(opt.queue_capacity, std::max<std::size_t>(opt.batch_size * 4, 1024)));
         std::unique_lock<std::mutex> lk(mu);
         for (;;) {
             auto deadline = Clock::now() + opt.flush_interval;
             wake_worker.wait_until(lk, deadline, [&] {
-                return stopping || queue.size() >= opt.batch_size ||
+                return stopping || depth >= opt.batch_size ||
                        (flush_waiters > 0 &&
-                        (!queue.empty() || ((durable < accepted || spool_pending) && may_try_locked())));
+                        (depth > 0 || ((durable < accepted || spool_pending) && may_try_locked())));
             });
             bool stop = stopping;
-            // Take everything queued in O(1): producers are held up only for
-            // the swap. Everything accepted so far is now either in this
-            // batch or in the spool.
-            batch.swap(queue);
+            // Read before the swaps: every event numbered up to here was
+            // appended (under its shard's lock) before its shard is swapped,
+            // so it is now either in this batch or in the spool.
             std::uint64_t upto = accepted;
             std::uint64_t spills_before = spills;
-            if (!batch.empty()) room.notify_all();
             lk.unlock();
 
+            take_all(batch);
+            if (!batch.empty()) {
+                std::lock_guard<std::mutex> g(mu);
+                room.notify_all();
+            }
             assign_request_ids(batch);
             bool spool_empty = process(batch, stop);
             batch.clear();  // keeps its capacity for the next swap
+            bool drained = stop && shards_empty();
 
             lk.lock();
             // A spill during process() may have missed the replay.
@@ -308,7 +352,7 @@ struct Recorder::Impl {
             spool_pending = !spool_empty;
             if (spool_empty) durable = std::max(durable, upto);
             progress.notify_all();
-            if (stop && queue.empty()) break;
+            if (drained) break;
         }
     }
 
@@ -412,11 +456,16 @@ Recorder::~Recorder() {
         auto deadline = Clock::now() + impl_->opt.shutdown_timeout;
         {
             std::unique_lock<std::mutex> lk(impl_->mu);
-            impl_->progress.wait_until(lk, deadline, [&] { return impl_->queue.empty(); });
-            if (!impl_->queue.empty()) {
+            impl_->progress.wait_until(lk, deadline, [&] { return impl_->depth == 0; });
+            if (impl_->depth != 0) {
                 // Out of time: spool whatever is still queued.
                 std::vector<UsageEvent> rest;
-                rest.swap(impl_->queue);
+                for (auto& sh : impl_->shards) {
+                    std::lock_guard<std::mutex> g(sh.m);
+                    for (auto& e : sh.q) rest.push_back(std::move(e));
+                    impl_->depth -= sh.q.size();
+                    sh.q.clear();
+                }
                 lk.unlock();
                 impl_->to_spool(rest);
                 impl_->bump(&RecorderStats::spooled, rest.size());
@@ -431,36 +480,31 @@ Recorder::~Recorder() {
 }
 
 bool Recorder::record(UsageEvent ev) {
-    // The app thread only stamps the time and moves the event into the
-    // queue; the request id is generated on the background thread.
+    // The app thread only stamps the time and moves the event into its
+    // shard; the request id is generated on the background thread.
     if (!ev.occurred_at) ev.occurred_at = std::chrono::system_clock::now();
     Impl& m = *impl_;
-    std::unique_lock<std::mutex> lk(m.mu);
-    if (m.stopping) {
-        ++m.st.dropped;
-        return false;
-    }
-    if (m.queue.size() >= m.opt.queue_capacity) {
+    if (m.depth >= m.opt.queue_capacity && !m.stopping) {
         switch (m.opt.full_policy) {
         case FullPolicy::Drop:
-            ++m.st.dropped;
+            ++m.dropped_count;
             return false;
-        case FullPolicy::Block:
-            m.room.wait(lk, [&] { return m.queue.size() < m.opt.queue_capacity || m.stopping; });
-            if (m.stopping) {
-                ++m.st.dropped;
-                return false;
-            }
+        case FullPolicy::Block: {
+            std::unique_lock<std::mutex> lk(m.mu);
+            m.room.wait(lk, [&] { return m.depth < m.opt.queue_capacity || m.stopping; });
             break;
+        }
         case FullPolicy::Spill: {
-            // Written while holding the queue lock, so a flush() can never
-            // see the event as durable before it is in the spool.
+            // Written while holding mu, so a flush() can never see the event
+            // as durable before it is in the spool.
+            std::unique_lock<std::mutex> lk(m.mu);
+            if (m.stopping) break;
             try {
                 std::vector<UsageEvent> one;
                 one.push_back(std::move(ev));
                 m.to_spool(one);
             } catch (const std::exception& e) {
-                ++m.st.dropped;
+                ++m.dropped_count;
                 lk.unlock();
                 m.report(std::string("tokenledger recorder: spill failed, event lost: ") + e.what());
                 return false;
@@ -473,14 +517,31 @@ bool Recorder::record(UsageEvent ev) {
         }
         }
     }
-    m.queue.push_back(std::move(ev));
-    ++m.accepted;
-    ++m.st.queued;
-    // Wake the worker once, when the queue reaches a full batch (it checks
-    // the queue again before it sleeps, so later events need no wake-up).
-    bool full_batch = m.queue.size() == m.opt.batch_size;
-    lk.unlock();
-    if (full_batch) m.wake_worker.notify_one();
+    // Each thread keeps to one shard (its events keep their order).
+    static std::atomic<std::size_t> next_thread{0};
+    thread_local const std::size_t thread_index = next_thread.fetch_add(1);
+    Impl::Shard& sh = m.shards[thread_index % Impl::kShards];
+    std::size_t now_queued;
+    {
+        std::lock_guard<std::mutex> g(sh.m);
+        // Checked under the shard lock: the worker's last look at this
+        // shard comes after stopping is set, so an event appended here is
+        // never left behind.
+        if (m.stopping) {
+            ++m.dropped_count;
+            return false;
+        }
+        sh.q.push_back(std::move(ev));
+        ++m.accepted;
+        now_queued = ++m.depth;
+    }
+    ++m.queued_count;
+    // Wake the worker once, when the queue reaches a full batch (under mu,
+    // so the wake-up cannot slip in between its check and its wait).
+    if (now_queued == m.opt.batch_size) {
+        std::lock_guard<std::mutex> g(m.mu);
+        m.wake_worker.notify_one();
+    }
     return true;
 }
 
@@ -499,7 +560,9 @@ bool Recorder::flush(std::chrono::milliseconds timeout) {
 RecorderStats Recorder::stats() const {
     std::lock_guard<std::mutex> g(impl_->mu);
     RecorderStats s = impl_->st;
-    s.queue_depth = impl_->queue.size();
+    s.queued = impl_->queued_count;
+    s.dropped += impl_->dropped_count;
+    s.queue_depth = impl_->depth;
     return s;
 }
 

@@ -74,9 +74,10 @@ struct RecorderStats {
 /// background thread before the event is first sent or spooled), so a batch
 /// that is retried or replayed is counted exactly once by the server.
 ///
-/// record() only moves the event into a pre-allocated buffer under a short
-/// lock and wakes the background thread once per full batch; the background
-/// thread swaps the whole buffer out in O(1).
+/// record() only moves the event into a pre-allocated buffer (one of several
+/// shards; a thread always uses the same one, so its events keep their
+/// order) under that shard's short lock, and wakes the background thread
+/// once per full batch; the background thread swaps the buffers out in O(1).
 ///
 /// record(), flush() and stats() may be called from any number of threads.
 class Recorder {
