@@ -2,8 +2,8 @@
 
 #include <array>
 #include <atomic>
-#include <iterator>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
 #include <thread>
 
@@ -83,7 +83,9 @@ struct Recorder::Impl {
         if (opt.connections == 0) opt.connections = 1;
         senders.resize(opt.connections);
         for (auto& s : senders) s.use_pipeline = opt.send_method == SendMethod::Pipeline;
-        std::size_t reserve = std::min(opt.queue_capacity, std::max<std::size_t>(opt.batch_size * 2, 256));
+        // Room for a batch per shard up front; a shard grows beyond that only
+        // when the database falls behind, and keeps what it grew.
+        std::size_t reserve = std::min(opt.queue_capacity, std::max<std::size_t>(opt.batch_size, 128));
         for (auto& sh : shards) {
             sh.q.reserve(reserve);
             sh.taken.reserve(reserve);
