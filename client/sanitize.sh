@@ -3,7 +3,7 @@
 # make test): builds the client twice against a private throwaway cluster and
 # runs its ctest suite under
 #   1. AddressSanitizer + UndefinedBehaviorSanitizer (every test), and
-#   2. ThreadSanitizer (the Recorder and spool tests).
+#   2. ThreadSanitizer (the Recorder, spool, AlertListener and QuotaGuard tests).
 # Exits non-zero if any sanitizer run fails.
 set -uo pipefail
 TL_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,5 +33,5 @@ run() {
     (cd "$dir" && ctest --output-on-failure -E package_consumers ${filter:+-R "$filter"}) || status=1
 }
 run address ""
-run thread "^test_(recorder|spool):"
+run thread "^test_(recorder|spool|alert_listener|quota_guard):"
 exit $status

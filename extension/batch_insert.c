@@ -3,8 +3,8 @@
  *    usage_log_insert_batch: record many LLM calls in one statement.
  *
  * Each element goes through the same per-row steps as usage_log_insert
- * (tl_event_prepare: validation, dimension keys, pricing; tl_event_account:
- * quota settlement), but the writes are set-based: one INSERT claims every
+ * (tl_event_prepare: validation, dimension keys, pricing; tl_events_account:
+ * quota counters and settlement), but the writes are set-based: one INSERT claims every
  * request id of the batch and one INSERT writes every new ledger row. That
  * spends the executor's per-statement start-up (partition routing, index
  * opening) once per batch instead of once per event.
@@ -315,21 +315,25 @@ prepare_events(const BatchArgs *args, TlEvent *ev)
 	PG_END_TRY();
 }
 
-/* The per-row bookkeeping after the write (tl_event_account), in order. */
+/*
+ * The bookkeeping after the write (tl_events_account, shared with
+ * usage_log_insert). A settlement error names its element.
+ */
 static void
 account_events(TlEvent *ev, const bool *recorded, int n)
 {
-	volatile int i = 0;
+	int			failed = -1;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	PG_TRY();
 	{
-		for (i = 0; i < n; i++)
-			tl_event_account(&ev[i], recorded[i]);
+		tl_events_account(ev, recorded, n, &failed);
 	}
 	PG_CATCH();
 	{
-		rethrow_for_element(cxt, i + 1);
+		if (failed < 0)
+			PG_RE_THROW();
+		rethrow_for_element(cxt, failed + 1);
 	}
 	PG_END_TRY();
 }

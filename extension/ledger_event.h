@@ -5,8 +5,8 @@
  *
  * Both paths run the same per-row steps: tl_event_prepare() validates the
  * arguments of usage_log_insert, resolves dimension keys and prices the
- * event; the caller writes the row; tl_event_account() then does the
- * per-row bookkeeping that follows a recording (quota settlement).
+ * event; the caller writes the row; tl_events_account() then does the
+ * bookkeeping that follows a recording (quota counters, settlement).
  */
 #ifndef TOKENLEDGER_LEDGER_EVENT_H
 #define TOKENLEDGER_LEDGER_EVENT_H
@@ -56,11 +56,13 @@ typedef struct TlEvent
 extern void tl_event_prepare(FunctionCallInfo fcinfo, TlEvent *ev);
 
 /*
- * Per-row bookkeeping after the ledger write, for every event passed to the
- * writer: recorded is false when the request id was already in the ledger
- * (nothing new was written). Settles the event's quota reservation. The
+ * Bookkeeping after the ledger write, for the n events passed to the writer
+ * (in input order): recorded[i] is false when event i's request id was
+ * already in the ledger (nothing new was written). Adds the written events
+ * to the quota counters and settles every event's quota reservation. On an
+ * error, *failed is the event being settled (for the caller's message). The
  * caller must be connected to SPI.
  */
-extern void tl_event_account(TlEvent *ev, bool recorded);
+extern void tl_events_account(TlEvent *ev, const bool *recorded, int n, int *failed);
 
 #endif							/* TOKENLEDGER_LEDGER_EVENT_H */

@@ -354,15 +354,41 @@ tl_event_prepare(FunctionCallInfo fcinfo, TlEvent *ev)
 }
 
 /*
- * Bookkeeping after the ledger write, shared by usage_log_insert and
- * usage_log_insert_batch: per-row accounting belongs here so both paths
- * keep it.
+ * Bookkeeping after the ledger write, shared by usage_log_insert (n = 1)
+ * and usage_log_insert_batch: per-row accounting belongs here so both paths
+ * keep it. Quota counters are added set-based for a batch.
  */
 void
-tl_event_account(TlEvent *ev, bool recorded)
+tl_events_account(TlEvent *ev, const bool *recorded, int n, int *failed)
 {
+	Datum	   *users = palloc(sizeof(Datum) * n);
+	TimestampTz *at = palloc(sizeof(TimestampTz) * n);
+	int64	   *tokens = palloc(sizeof(int64) * n);
+	int64	   *cost = palloc(sizeof(int64) * n);
+	int			counted = 0;
+	int			i;
+
 	prepare_plans();
-	settle_reservation(ev, ev->user_id);
+	/* quotas: every row written counts (a deduplicated retry does not) */
+	for (i = 0; i < n; i++)
+	{
+		if (!recorded[i])
+			continue;
+		users[counted] = ev[i].values[P_USER_ID];
+		at[counted] = DatumGetTimestampTz(ev[i].values[P_OCCURRED_AT]);
+		tokens[counted] = DatumGetInt64(ev[i].values[P_TOTAL_TOKENS]);
+		cost[counted] = ev[i].nulls[P_TOTAL_COST] == 'n' ? 0 : DatumGetInt64(ev[i].values[P_TOTAL_COST]);
+		counted++;
+	}
+	if (counted == 1)
+		tl_quota_count(users[0], at[0], tokens[0], cost[0]);
+	else if (counted > 1)
+		tl_quota_count_many(counted, users, at, tokens, cost);
+	for (i = 0; i < n; i++)
+	{
+		*failed = i;
+		settle_reservation(&ev[i], ev[i].user_id);
+	}
 }
 
 Datum
@@ -376,6 +402,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	int64		event_id;
 	int			rc;
 	bool		recorded;
+	int			failed;
 
 	if (!tl_enabled)
 		PG_RETURN_NULL();
@@ -407,7 +434,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 		event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	tl_event_account(&ev, recorded);
+	tl_events_account(&ev, &recorded, 1, &failed);
 	SPI_finish();
 
 	PG_RETURN_INT64(event_id);

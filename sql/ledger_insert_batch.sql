@@ -112,6 +112,16 @@ SELECT count(*) AS holds_after FROM quota_reservations WHERE user_id = 'hank';
 SELECT reservation_id AS hold2 FROM quota_reserve('hank', est_tokens => 500) \gset
 SELECT pg_temp.fails(format($$SELECT usage_log_insert_batch(ARRAY['hank', 'ivan'], ARRAY['gpt-4o', 'gpt-4o'], reservation_id => ARRAY[NULL, %s])$$, :hold2));
 
+-- Quota counters: every row a batch wrote counts once in each grain (never a
+-- deduplicated element), exactly as usage_log_insert counts it.
+SELECT g.grain, count(*) AS users_compared, count(*) FILTER (WHERE l.n IS DISTINCT FROM g.requests
+           OR l.tokens IS DISTINCT FROM g.tokens OR l.cost IS DISTINCT FROM g.cost) AS users_differing
+  FROM (SELECT user_id, grain, sum(requests) AS requests, sum(tokens) AS tokens, sum(cost_nano_usd) AS cost
+          FROM quota_usage_counters GROUP BY 1, 2) g
+  FULL JOIN (SELECT user_id, count(*) AS n, sum(total_tokens) AS tokens, sum(coalesce(total_cost_nano_usd, 0)) AS cost
+               FROM usage_log GROUP BY 1) l USING (user_id)
+ GROUP BY g.grain ORDER BY 1;
+
 -- Privileges: a writer may call it, PUBLIC may not.
 CREATE ROLE regress_tl_batch_app IN ROLE tokenledger_writer;
 CREATE ROLE regress_tl_batch_other;

@@ -93,4 +93,43 @@ for script in $(awk '{print $2}' "$EXT/released.sha256" 2>/dev/null); do
     fi
     psql -X -q -d postgres -c "DROP DATABASE tl_upgrade" -c "DROP DATABASE tl_fresh"
 done
+
+# An upgrade from 0.1.0 backfills the quota counters from the ledger, so
+# quota_status right after ALTER EXTENSION UPDATE equals a brute-force sum
+# over usage_log (in a time zone whose offset is not whole hours).
+if grep -q " tokenledger--0.1.0.sql\$" "$EXT/released.sha256" 2>/dev/null && [ "$current" != 0.1.0 ]; then
+    psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS tl_backfill" -c "CREATE DATABASE tl_backfill"
+    backfill=$(psql -X -q -At -v ON_ERROR_STOP=1 -d tl_backfill <<'SQL' | tail -1
+CREATE EXTENSION tokenledger VERSION '0.1.0';
+SELECT quota_plan_set('bf', requests_per_minute => 1000000, requests_per_hour => 1000000,
+    requests_per_day => 1000000, tokens_per_minute => 1000000000, tokens_per_day => 1000000000,
+    tokens_per_month => 1000000000, cost_per_day => 1000, cost_per_month => 1000,
+    timezone => 'Asia/Kolkata') IS NOT NULL;
+SELECT quota_assign('bf_user', 'bf') IS NOT NULL;
+-- Every 37 seconds over the last 31 hours, then one a day back to 40 days.
+SELECT count(usage_log_insert('bf_user', 'gpt-4o', input_tokens => g, output_tokens => 1,
+                              occurred_at => now() - g * interval '37 seconds')) FROM generate_series(0, 3000) g;
+SELECT count(usage_log_insert('bf_user', 'gpt-4o', input_tokens => 1,
+                              occurred_at => now() - g * interval '1 day')) FROM generate_series(2, 40) g;
+ALTER EXTENSION tokenledger UPDATE;
+WITH w AS (SELECT date_trunc('day', now(), 'Asia/Kolkata') AS day0, date_trunc('month', now(), 'Asia/Kolkata') AS month0),
+l AS (SELECT * FROM usage_log WHERE user_id = 'bf_user'),
+brute(limit_name, used) AS (VALUES
+    ('requests_per_minute', (SELECT count(*) FROM l WHERE occurred_at > now() - interval '1 minute')::numeric),
+    ('requests_per_hour',   (SELECT count(*) FROM l WHERE occurred_at > now() - interval '1 hour')::numeric),
+    ('requests_per_day',    (SELECT count(*) FROM l, w WHERE occurred_at >= w.day0)::numeric),
+    ('tokens_per_minute',   (SELECT coalesce(sum(total_tokens), 0) FROM l WHERE occurred_at > now() - interval '1 minute')::numeric),
+    ('tokens_per_day',      (SELECT coalesce(sum(total_tokens), 0) FROM l, w WHERE occurred_at >= w.day0)::numeric),
+    ('tokens_per_month',    (SELECT coalesce(sum(total_tokens), 0) FROM l, w WHERE occurred_at >= w.month0)::numeric),
+    ('cost_per_day',        (SELECT coalesce(sum(total_cost_nano_usd), 0) FROM l, w WHERE occurred_at >= w.day0) / 1e9),
+    ('cost_per_month',      (SELECT coalesce(sum(total_cost_nano_usd), 0) FROM l, w WHERE occurred_at >= w.month0) / 1e9))
+SELECT (SELECT count(*) FROM quota_usage_counters WHERE user_id = 'bf_user') > 0
+       AND count(*) = 8 AND bool_and(b.used = s.used)
+  FROM brute b JOIN quota_status('bf_user') s USING (limit_name);
+SQL
+)
+    if [ "$backfill" = t ]; then ok "the 0.1.0 upgrade backfills quota counters: quota_status equals the ledger"
+    else bad "after the 0.1.0 upgrade quota_status differs from the ledger (backfill: '$backfill')"; fi
+    psql -X -q -d postgres -c "DROP DATABASE tl_backfill"
+fi
 exit $failed

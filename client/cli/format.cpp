@@ -79,12 +79,49 @@ std::size_t width(const std::string& s) {
     return w;
 }
 
-// Numbers and booleans as JSON numbers and booleans, the rest as strings.
+// A one-dimensional PostgreSQL array literal ({a,"b c",NULL}) as a JSON
+// array: numbers for integer arrays, strings otherwise, NULL as null.
+// Anything else (nested, with bounds) stays a JSON string.
+std::string json_array(const std::string& v, bool numbers) {
+    if (v.size() < 2 || v.front() != '{' || v.back() != '}') return json_string(v);
+    std::string out = "[";
+    std::size_t i = 1, n = v.size() - 1;
+    bool first = true;
+    while (i < n) {
+        std::string elem;
+        bool quoted = false;
+        if (v[i] == '"') {
+            quoted = true;
+            for (++i; i < n && v[i] != '"'; ++i) {
+                if (v[i] == '\\' && i + 1 < n) ++i;
+                elem += v[i];
+            }
+            ++i;  // closing quote
+        } else {
+            for (; i < n && v[i] != ','; ++i) {
+                if (v[i] == '{') return json_string(v);  // nested
+                elem += v[i];
+            }
+        }
+        out += first ? "" : ", ";
+        first = false;
+        if (!quoted && elem == "NULL") out += "null";
+        else if (numbers && !quoted) out += elem;
+        else out += json_string(elem);
+        if (i < n && v[i] == ',') ++i;
+    }
+    return out + "]";
+}
+
+// Numbers and booleans as JSON numbers and booleans, arrays as arrays, the
+// rest as strings.
 std::string json_value(const tokenledger::Table& t, std::size_t r, std::size_t c) {
     const auto& v = t.rows[r][c];
     if (!v) return "null";
     unsigned oid = c < t.types.size() ? t.types[c] : 0;
     switch (oid) {
+    case 1005: case 1007: case 1016: return json_array(*v, true);   // int2[], int4[], int8[]
+    case 1009: return json_array(*v, false);                         // text[]
     case 16: return *v == "t" ? "true" : "false";     // bool
     case 20: case 21: case 23: case 1700:  // int8, int2, int4, numeric
         return *v == "NaN" || v->find('I') != std::string::npos ? json_string(*v) : *v;

@@ -16,7 +16,8 @@ bool parse_format(const std::string& s, Format& out);
 /// shown as empty. CSV: RFC 4180 (CRLF line ends, fields with a comma,
 /// quote, CR or LF are quoted, quotes doubled), a header row, NULL as an
 /// empty field. JSON: an array of objects, keys in column order, values as
-/// numbers, booleans, strings or null, one object per line.
+/// numbers, booleans, strings, arrays (of one-dimensional
+/// integer and text arrays) or null, one object per line.
 void render(std::ostream& out, const tokenledger::Table& t, Format f);
 
 std::string csv_field(const std::string& s);

@@ -1,43 +1,105 @@
-// A small LLM app loop: each "request" calls a (simulated) model and hands
-// the usage to the Recorder, which writes it to the ledger in the background.
+// A small LLM app loop with the three parts of libtokenledger:
+//   1. QuotaGuard asks before each (simulated) model call: paying users get a
+//      fast check that fails open; free users get a hard-cap reservation that
+//      fails closed, and a refusal is rendered as the HTTP 429 the app returns;
+//   2. the usage is recorded: by the Recorder in the background (paying
+//      users), or by Client::insert with the reservation id, which settles the
+//      hold in the same transaction (free users);
+//   3. reports answer the admin's questions at the end.
 // Usage: tokenledger_example_app [conninfo] [requests]
+// (Creates an "example-free" plan: needs tokenledger_admin rights.)
+#include <chrono>
 #include <iostream>
 #include <random>
 #include <string>
 
 #include "tokenledger/tokenledger.hpp"
 
+using namespace std::chrono_literals;
+
+namespace {
+
+void print(const tokenledger::Table& t) {
+    for (std::size_t c = 0; c < t.columns.size(); ++c) std::cout << (c ? " | " : "") << t.columns[c];
+    std::cout << "\n";
+    for (auto& row : t.rows) {
+        for (std::size_t c = 0; c < row.size(); ++c) std::cout << (c ? " | " : "") << row[c].value_or("");
+        std::cout << "\n";
+    }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     std::string conninfo = argc > 1 ? argv[1] : "";
     int requests = argc > 2 ? std::stoi(argv[2]) : 20;
     try {
-        // Admin side: one synchronous client (also used to map provider usage
-        // objects with the extension's normaliser).
-        tokenledger::Client admin(conninfo);
+        // Synchronous client: settles reservations, maps provider usage
+        // objects with the extension's normaliser, runs the reports.
+        tokenledger::Client db(conninfo);
+        const std::string s = db.quote_ident(db.schema()) + ".";
+        db.query("SELECT " + s + "quota_plan_set('example-free', requests_per_day => 5, tokens_per_day => 20000)");
+        db.query("SELECT " + s + "quota_assign('example-free-user', 'example-free')");
 
-        tokenledger::RecorderOptions opt;
-        opt.conninfo = conninfo;
-        opt.spool_path = "tokenledger-example.spool";
-        opt.on_error = [](const std::string& m) { std::cerr << m << "\n"; };
-        tokenledger::Recorder recorder(opt);
+        tokenledger::RecorderOptions ro;
+        ro.conninfo = conninfo;
+        ro.spool_path = "tokenledger-example.spool";
+        ro.on_error = [](const std::string& m) { std::cerr << m << "\n"; };
+        tokenledger::Recorder recorder(ro);
+
+        tokenledger::QuotaGuardOptions paying_opt;   // availability first
+        paying_opt.conninfo = conninfo;
+        paying_opt.timeout = 200ms;
+        paying_opt.fail_policy = tokenledger::FailPolicy::Open;
+        tokenledger::QuotaGuard paying(paying_opt);
+        tokenledger::QuotaGuardOptions free_opt = paying_opt;  // the hard cap first
+        free_opt.fail_policy = tokenledger::FailPolicy::Closed;
+        tokenledger::QuotaGuard free_tier(free_opt);
 
         std::mt19937 rng(42);
         std::uniform_int_distribution<int> tokens(50, 2000);
+        int refused = 0;
         for (int i = 0; i < requests; ++i) {
-            std::string user = "example-user-" + std::to_string(i % 3);
+            bool is_free = i % 3 == 2;
+            std::string user = is_free ? "example-free-user" : "example-user-" + std::to_string(i % 3);
+            const std::int64_t est_tokens = 2500;
+
+            // 1. Ask first.
+            tokenledger::QuotaDecision d = is_free ? free_tier.reserve(user, est_tokens, 0, 120s)
+                                                   : paying.check(user, est_tokens);
+            if (!d.allowed) {
+                ++refused;
+                std::cout << "HTTP " << d.http_status() << " Retry-After: " << d.retry_after_header() << "\n"
+                          << d.http_body() << "\n";
+                continue;
+            }
+
             // ... call the model here; this is what OpenAI would return:
             std::string usage = "{\"prompt_tokens\": " + std::to_string(tokens(rng)) +
                                 ", \"completion_tokens\": " + std::to_string(tokens(rng) / 4) +
                                 ", \"prompt_tokens_details\": {\"cached_tokens\": 32}}";
-            auto ev = tokenledger::from_openai(admin, user, "gpt-4o-mini", usage);
+            auto ev = tokenledger::from_openai(db, user, "gpt-4o-mini", usage);
             ev.endpoint = "example";
             ev.latency_ms = 100 + i;
-            recorder.record(std::move(ev));  // never blocks on the database
+
+            // 2. Record it.
+            if (d.reservation_id)
+                db.insert(ev, *d.reservation_id);  // settles the hold: usage replaces the estimate
+            else
+                recorder.record(std::move(ev));    // never blocks on the database
         }
-        bool ok = recorder.flush(std::chrono::seconds(10));
-        auto s = recorder.stats();
-        std::cout << "recorded " << s.queued << ", sent " << s.sent << ", spooled " << s.spooled
-                  << (ok ? "" : " (not all in the database yet)") << "\n";
+        bool ok = recorder.flush(10s);
+        auto st = recorder.stats();
+        std::cout << "recorded " << st.queued << " in the background, sent " << st.sent << ", spooled "
+                  << st.spooled << ", refused " << refused << (ok ? "" : " (not all in the database yet)") << "\n";
+
+        // 3. Answer the admin's questions (this month, real time).
+        std::cout << "\nheaviest users this month:\n";
+        print(db.query("SELECT user_id, requests, total_tokens, total_cost_usd FROM " + s +
+                       "usage_top_users(order_by => 'tokens') WHERE user_id LIKE 'example-%'"));
+        std::cout << "\nexample-free-user's quota:\n";
+        print(db.query("SELECT limit_name, used, limit_value, remaining, resets_at FROM " + s +
+                       "quota_status('example-free-user')"));
         return ok ? 0 : 1;
     } catch (const tokenledger::Error& e) {
         std::cerr << "error: " << e.what() << " [" << e.sqlstate() << "]\n";

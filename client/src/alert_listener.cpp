@@ -1,7 +1,9 @@
 #include "tokenledger/alert_listener.hpp"
 
 #include <libpq-fe.h>
-#include <sys/select.h>
+#include <poll.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <condition_variable>
@@ -21,6 +23,19 @@ Alert parse_alert(const std::string& channel, const std::string& payload, int se
         a.parsed = true;
         for (auto it = j.begin(); it != j.end(); ++it)
             a.fields[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+        auto get = [&](const char* k) {
+            auto f = a.fields.find(k);
+            return f == a.fields.end() || f->second == "null" ? std::string() : f->second;
+        };
+        a.user_id = get("user_id");
+        a.plan = get("plan");
+        a.limit_name = get("limit");
+        a.used = get("used");
+        a.limit_value = get("limit_value");
+        a.unit = get("unit");
+        if (j.contains("alert_id") && j["alert_id"].is_number_integer()) a.alert_id = j["alert_id"].get<std::int64_t>();
+        if (j.contains("threshold_pct") && j["threshold_pct"].is_number_integer())
+            a.threshold_pct = j["threshold_pct"].get<int>();
     }
     return a;
 }
@@ -102,11 +117,9 @@ struct AlertListener::Impl {
         while (!stop) {
             int sock = PQsocket(c);
             if (sock < 0) return;
-            fd_set fds;
-            FD_ZERO(&fds);
-            FD_SET(sock, &fds);
-            timeval tv{0, 100000};  // wake up to notice stop
-            int n = select(sock + 1, &fds, nullptr, nullptr, &tv);
+            // poll, not select: a descriptor above FD_SETSIZE must not break it.
+            pollfd p{sock, POLLIN, 0};
+            int n = ::poll(&p, 1, 100);  // wake up to notice stop
             if (n < 0 && errno != EINTR) return;
             if (n > 0 && (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)) {
                 report("tokenledger alert listener: connection lost: " + std::string(PQerrorMessage(c)));

@@ -22,6 +22,7 @@ using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 const char* kInsert = "tl_usage_log_insert";
 const char* kInsertUsage = "tl_usage_log_insert_usage";
 const char* kNormalize = "tl_usage_normalize";
+const char* kInsertSettle = "tl_usage_log_insert_settle";
 
 std::string field(const PGresult* r, int code) {
     const char* v = r ? PQresultErrorField(r, code) : nullptr;
@@ -183,6 +184,10 @@ struct Client::Impl {
             n = 20;
             sql = "SELECT " + s + ".usage_log_insert($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
                   "$13, $14, coalesce($15, pg_catalog.now()), $16, $17, $18, $19, $20)";
+        } else if (name == kInsertSettle) {
+            n = 21;
+            sql = "SELECT " + s + ".usage_log_insert($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                  "$13, $14, coalesce($15, pg_catalog.now()), $16, $17, $18, $19, $20, $21)";
         } else if (name == kInsertUsage) {
             n = 16;
             sql = "SELECT " + s + ".usage_log_insert_usage($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, "
@@ -195,7 +200,10 @@ struct Client::Impl {
         }
         static const Oid insert_types[20] = {25, 25, 20, 20, 20, 20, 20, 20, 25, 25,
                                              25, 25, 25, 25, 1184, 23, 16, 25, 3802, 25};
-        ResultPtr r(PQprepare(live(), name, sql.c_str(), n, name == kInsert ? insert_types : nullptr));
+        static const Oid settle_types[21] = {25, 25, 20, 20, 20, 20, 20, 20, 25, 25, 25,
+                                             25, 25, 25, 1184, 23, 16, 25, 3802, 25, 20};
+        const Oid* types = name == kInsert ? insert_types : name == kInsertSettle ? settle_types : nullptr;
+        ResultPtr r(PQprepare(live(), name, sql.c_str(), n, types));
         check(r, PGRES_COMMAND_OK);
         prepared.insert(name);
     }
@@ -304,6 +312,16 @@ std::string Client::quote_ident(const std::string& ident) const { return impl_->
 std::optional<std::int64_t> Client::insert(const UsageEvent& ev) {
     EventParams p(ev);
     auto r = impl_->exec_prepared(kInsert, EventParams::N, p.ptr);
+    return single_bigint(r.get());
+}
+
+std::optional<std::int64_t> Client::insert(const UsageEvent& ev, std::int64_t reservation_id) {
+    EventParams p(ev);
+    std::string id = std::to_string(reservation_id);
+    const char* v[EventParams::N + 1];
+    for (int i = 0; i < EventParams::N; ++i) v[i] = p.ptr[i];
+    v[EventParams::N] = id.c_str();
+    auto r = impl_->exec_prepared(kInsertSettle, EventParams::N + 1, v);
     return single_bigint(r.get());
 }
 

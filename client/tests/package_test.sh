@@ -6,7 +6,9 @@ set -euo pipefail
 build="$1"; src="$2"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
-cmake -S "$src/client/tests/package" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+version="$(sed -nE "s/^default_version *= *'([0-9.]+)'.*/\1/p" "$src/extension/tokenledger.control")"
+cmake -S "$src/client/tests/package" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+    -DTL_EXPECT_VERSION="$version" >/dev/null
 cmake --build "$tmp/consumer" -j2 >/dev/null
 user="package-test-$$-$RANDOM"
 LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/consumer/consumer_shared" "$user-shared" | grep -Eq '^[0-9]+$'

@@ -7,6 +7,7 @@
 
 #include "support.hpp"
 #include "tokenledger/alert_listener.hpp"
+#include "tokenledger/quota_guard.hpp"
 
 using namespace tokenledger;
 using namespace std::chrono_literals;
@@ -38,6 +39,9 @@ TEST_CASE("parse_alert reads the members of a JSON payload", "[alerts]") {
     CHECK(a.fields["limit"] == R"({"n":1})");
     CHECK(a.fields["x"] == "null");
     CHECK(a.sender_pid == 7);
+    CHECK(a.user_id == "u,1");
+    CHECK(a.limit_name == R"({"n":1})");
+    CHECK_FALSE(a.threshold_pct);
     auto b = parse_alert("c", "not json");
     CHECK_FALSE(b.parsed);
     CHECK(b.fields.empty());
@@ -78,4 +82,51 @@ TEST_CASE("the listener receives an alert and reconnects after its connection is
     std::lock_guard<std::mutex> g(inbox.mu);
     CHECK(inbox.alerts.size() == 2);
     CHECK(inbox.alerts[1].fields["user_id"] == "bob");
+}
+
+TEST_CASE("a threshold crossed before quota_reserve reaches the listener as a parsed alert", "[alerts][quota]") {
+    Inbox inbox;
+    AlertListenerOptions o;
+    AlertListener l(o, [&](const Alert& a) { inbox.push(a); });
+    REQUIRE(l.wait_listening(10s));
+
+    Client c;
+    auto p = tltest::unique_prefix("alert");
+    std::string user = p + "user";
+    c.query("SELECT " + tltest::fn(c, "quota_plan_set") + "($1, requests_per_day => 4, alert_thresholds => '{50}')",
+            {p + "plan"});
+    c.query("SELECT " + tltest::fn(c, "quota_assign") + "($1, $2)", {user, p + "plan"});
+    for (int i = 0; i < 2; ++i) {
+        UsageEvent e;
+        e.user_id = user;
+        e.model = "alert-test-model";
+        c.insert(e);
+    }
+    // The next admission notices the crossing and notifies on commit.
+    QuotaGuardOptions go;
+    go.timeout = 5s;
+    QuotaGuard g(go);
+    auto d = g.reserve(user, 1);
+    REQUIRE(d.source == QuotaSource::Database);
+    CHECK(d.allowed);
+
+    REQUIRE(inbox.wait_for(1, 10s));
+    std::lock_guard<std::mutex> lk(inbox.mu);
+    const Alert* mine = nullptr;
+    for (auto& a : inbox.alerts)
+        if (a.user_id == user) mine = &a;
+    REQUIRE(mine);
+    CHECK(mine->parsed);
+    CHECK(mine->channel == "tokenledger_alerts");
+    CHECK(mine->plan == p + "plan");
+    CHECK(mine->limit_name == "requests_per_day");
+    CHECK(mine->threshold_pct == 50);
+    CHECK(mine->used == "2");
+    CHECK(mine->limit_value == "4");
+    CHECK(mine->unit == "requests");
+    REQUIRE(mine->alert_id);
+    auto logged = c.query("SELECT user_id FROM " + c.quote_ident(c.schema()) + ".quota_alert_log WHERE alert_id = $1",
+                          {std::to_string(*mine->alert_id)});
+    REQUIRE(logged.rows.size() == 1);
+    CHECK(*logged.rows[0][0] == user);
 }

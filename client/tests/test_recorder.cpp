@@ -18,6 +18,7 @@ using namespace tokenledger;
 using namespace std::chrono_literals;
 using tltest::count_distinct_requests;
 using tltest::count_rows;
+using tltest::Server;
 using tltest::unique_prefix;
 
 namespace {
@@ -57,32 +58,6 @@ RecorderOptions options(const std::string& spool) {
     o.backoff_max = 200ms;
     return o;
 }
-
-// Stops and restarts make test's private server (see test/run_tests.sh).
-struct Server {
-    static int ctl(const std::string& action) {
-        std::string pgctl = tltest::env("TL_PGCTL"), data = tltest::env("TL_PGDATA");
-        if (pgctl.empty() || data.empty()) FAIL("TL_PGCTL and TL_PGDATA must name the test cluster (make test sets them)");
-        std::string runas = tltest::env("TL_PGRUNAS");
-        std::string log = tltest::env("TL_PGLOG").empty() ? "/dev/null" : tltest::env("TL_PGLOG");
-        std::string cmd = (runas.empty() ? "" : "runuser -u " + runas + " -- ") + pgctl + " -D '" + data +
-                          "' -l '" + log + "' -w -t 60 " + (action == "stop" ? "-m fast stop" : "start") +
-                          " >/dev/null 2>&1";
-        return std::system(cmd.c_str());
-    }
-    bool stopped = false;
-    void stop() {
-        REQUIRE(ctl("stop") == 0);
-        stopped = true;
-    }
-    void start() {
-        REQUIRE(ctl("start") == 0);
-        stopped = false;
-    }
-    ~Server() {
-        if (stopped) ctl("start");
-    }
-};
 
 }  // namespace
 

@@ -1,12 +1,12 @@
 -- Quotas: plans, assignments, blocks, windows, checks and reservations.
 --
--- Design: "used" is never a counter. Every figure is summed straight from the
--- ledger over usage_log_user_idx (user_id, occurred_at) INCLUDE (total_tokens,
--- total_cost_nano_usd), an index-only scan, so it always equals
--- what the ledger says, needs no reset job, cannot drift and costs the insert
--- path nothing. Hard caps come from a per-user row lock taken by
--- quota_reserve: reservations of one user queue behind each other, other
--- users never wait. See README.md, "Quotas".
+-- Design: "used" is summed from per-user counters that usage_log_insert
+-- keeps in the same transaction as each ledger row (UTC day, hour and minute
+-- buckets, install/62_quota_counters.sql), plus the raw ledger rows of a
+-- window's partial edges, so it always equals what the ledger says, needs
+-- no reset job and costs a check a handful of index probes. Hard caps come
+-- from a per-user row lock taken by quota_reserve: reservations of one user
+-- queue behind each other, other users never wait. See README.md, "Quotas".
 
 -- Plans (tiers). A NULL limit means "no limit of that kind".
 CREATE TABLE @extschema@.quota_plans (
@@ -186,118 +186,16 @@ CREATE TYPE @extschema@.quota_measure_row AS (
 );
 COMMENT ON TYPE @extschema@.quota_measure_row IS 'Internal: one limit of one user as measured by quota_measure (units: requests, tokens or nano-USD)';
 
+-- Sums the quota counters (install/62_quota_counters.sql) and, at a
+-- window's partial start, the raw ledger: see quota_measure.c. In C because
+-- it is the whole cost of every check and reservation.
 CREATE FUNCTION @extschema@.quota_measure(p_user text, p_now timestamptz)
 RETURNS SETOF @extschema@.quota_measure_row
-LANGUAGE plpgsql STABLE
--- No SET clause: only called from functions that pin search_path, and
--- a SET would cost a GUC save/restore (and block inlining) on every check.
-AS $fn$
-DECLARE
-    -- The limit kinds, in quota_limit_kinds() order.
-    names  CONSTANT text[] := '{requests_per_minute,requests_per_hour,requests_per_day,tokens_per_minute,tokens_per_day,tokens_per_month,cost_per_day,cost_per_month}';
-    units  CONSTANT text[] := '{requests,requests,requests,tokens,tokens,tokens,usd,usd}';
-    kinds  CONSTANT text[] := '{minute,hour,day,minute,day,month,day,month}';
-    u      record;
-    p      @extschema@.quota_plans;
-    lim    bigint[];
-    used   bigint[];
-    tz     text;
-    local  timestamp;
-    day0   timestamptz;
-    month0 timestamptz;
-    scan_from timestamptz;
-    a      record;
-    r      record;
-    o      @extschema@.quota_measure_row;
-BEGIN
-    SELECT qu.plan, qu.overrides, qu.blocked, qu.block_reason INTO u
-      FROM @extschema@.quota_users qu WHERE qu.user_id = p_user;
-    o.plan := coalesce(u.plan, @extschema@.quota_default_plan());
-    o.blocked := coalesce(u.blocked, false);
-    o.block_reason := u.block_reason;
-    SELECT * INTO p FROM @extschema@.quota_plans qp WHERE qp.plan = o.plan;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'quota plan "%" does not exist', o.plan
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Create it with quota_plan_set, or set tokenledger.default_plan to an existing plan.';
-    END IF;
-    IF u.overrides IS NOT NULL AND u.overrides <> '{}' THEN
-        p := pg_catalog.jsonb_populate_record(p, u.overrides);
-    END IF;
-    o.thresholds := p.alert_thresholds;
-    lim := ARRAY[p.requests_per_minute, p.requests_per_hour, p.requests_per_day, p.tokens_per_minute,
-                 p.tokens_per_day, p.tokens_per_month, p.cost_per_day_nano_usd, p.cost_per_month_nano_usd];
-    IF pg_catalog.cardinality(pg_catalog.array_remove(lim, NULL)) = 0 THEN
-        RETURN NEXT o;          -- no limits: plan and block only
-        RETURN;
-    END IF;
-
-    tz := coalesce(p.timezone, nullif(pg_catalog.current_setting('tokenledger.timezone', true), ''), 'UTC');
-    local := p_now AT TIME ZONE tz;
-    day0 := pg_catalog.date_trunc('day', local) AT TIME ZONE tz;
-    month0 := pg_catalog.date_trunc('month', local) AT TIME ZONE tz;
-    -- Only scan as far back as the longest window that has a limit.
-    scan_from := p_now - interval '1 minute';
-    IF lim[2] IS NOT NULL THEN scan_from := p_now - interval '1 hour'; END IF;
-    IF lim[3] IS NOT NULL OR lim[5] IS NOT NULL OR lim[7] IS NOT NULL THEN
-        scan_from := least(scan_from, day0);
-    END IF;
-    IF lim[6] IS NOT NULL OR lim[8] IS NOT NULL THEN
-        scan_from := least(scan_from, month0);
-    END IF;
-
-    -- The ledger, one pass over the user's slice of usage_log_user_idx.
-    -- Events stamped ahead of now (allowed skew) count in the current window;
-    -- unpriced events (NULL cost) count as 0.
-    SELECT count(*) FILTER (WHERE l.occurred_at > p_now - interval '1 minute') AS req_m,
-           count(*) FILTER (WHERE l.occurred_at > p_now - interval '1 hour')   AS req_h,
-           count(*) FILTER (WHERE l.occurred_at >= day0)                        AS req_d,
-           coalesce(sum(l.total_tokens) FILTER (WHERE l.occurred_at > p_now - interval '1 minute'), 0)::bigint AS tok_m,
-           coalesce(sum(l.total_tokens) FILTER (WHERE l.occurred_at >= day0), 0)::bigint   AS tok_d,
-           coalesce(sum(l.total_tokens) FILTER (WHERE l.occurred_at >= month0), 0)::bigint AS tok_mo,
-           coalesce(sum(l.total_cost_nano_usd) FILTER (WHERE l.occurred_at >= day0), 0)::bigint   AS cost_d,
-           coalesce(sum(l.total_cost_nano_usd) FILTER (WHERE l.occurred_at >= month0), 0)::bigint AS cost_mo,
-           min(l.occurred_at) FILTER (WHERE l.occurred_at > p_now - interval '1 minute') AS first_m,
-           min(l.occurred_at) FILTER (WHERE l.occurred_at > p_now - interval '1 hour')   AS first_h
-      INTO a
-      FROM @extschema@.usage_log l
-     WHERE l.user_id = p_user AND l.occurred_at >= scan_from;
-    used := ARRAY[a.req_m, a.req_h, a.req_d, a.tok_m, a.tok_d, a.tok_mo, a.cost_d, a.cost_mo];
-
-    SELECT count(*) AS n, coalesce(sum(q.est_tokens), 0)::bigint AS tokens,
-           coalesce(sum(q.est_cost_nano_usd), 0)::bigint AS cost
-      INTO r
-      FROM @extschema@.quota_reservations q
-     WHERE q.user_id = p_user AND q.expires_at > p_now;
-
-    FOR i IN 1 .. 8 LOOP
-        CONTINUE WHEN lim[i] IS NULL;
-        o.limit_name := names[i];
-        o.unit := units[i];
-        o.window_kind := kinds[i];
-        o.sliding := kinds[i] IN ('minute', 'hour');
-        o.limit_value := lim[i];
-        o.used := used[i];
-        o.reserved := CASE units[i] WHEN 'requests' THEN r.n WHEN 'tokens' THEN r.tokens ELSE r.cost END;
-        CASE kinds[i]
-        WHEN 'minute' THEN
-            o.window_start := p_now - interval '1 minute';
-            o.resets_at := a.first_m + interval '1 minute';
-        WHEN 'hour' THEN
-            o.window_start := p_now - interval '1 hour';
-            o.resets_at := a.first_h + interval '1 hour';
-        WHEN 'day' THEN
-            o.window_start := day0;
-            o.resets_at := (pg_catalog.date_trunc('day', local) + interval '1 day') AT TIME ZONE tz;
-        ELSE
-            o.window_start := month0;
-            o.resets_at := (pg_catalog.date_trunc('month', local) + interval '1 month') AT TIME ZONE tz;
-        END CASE;
-        RETURN NEXT o;
-    END LOOP;
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.quota_measure(text, timestamptz) IS 'Internal: every limit of a user with its usage summed from the ledger, active reservations, window start and reset time';
+AS 'MODULE_PATHNAME', 'quota_measure'
+LANGUAGE C STABLE;
+-- No SET clause: only called from functions that pin search_path (its
+-- queries are schema-qualified), and a SET would cost a GUC save/restore.
+COMMENT ON FUNCTION @extschema@.quota_measure(text, timestamptz) IS 'Internal: every limit of a user with its usage (quota counters plus the raw ledger at window edges, equal to the ledger), active reservations, window start and reset time';
 REVOKE ALL ON FUNCTION @extschema@.quota_measure(text, timestamptz) FROM PUBLIC;
 
 -- When a sliding window drops enough usage to admit a request needing
@@ -379,78 +277,6 @@ CREATE TYPE @extschema@.quota_decision AS (
 );
 COMMENT ON TYPE @extschema@.quota_decision IS 'The answer of quota_check and quota_reserve: whether the request is allowed, the binding limit with used, reserved, limit and remaining (USD for cost limits), when it resets and how many seconds to wait';
 
-CREATE FUNCTION @extschema@.quota_decide(p_user text, m @extschema@.quota_measure_row[],
-                                         p_est_tokens bigint, p_est_cost bigint, p_now timestamptz)
-RETURNS @extschema@.quota_decision
-LANGUAGE plpgsql STABLE
--- No SET clause: only called from functions that pin search_path, and
--- a SET would cost a GUC save/restore (and block inlining) on every check.
-AS $fn$
-DECLARE
-    x      @extschema@.quota_measure_row;
-    d      @extschema@.quota_decision;
-    need   bigint;
-    est    bigint;
-    relief timestamptz;
-    best   @extschema@.quota_measure_row;
-    best_relief timestamptz;
-    best_ratio numeric;
-    ratio  numeric;
-BEGIN
-    d.plan := m[1].plan;
-    d.blocked := m[1].blocked;
-    d.block_reason := m[1].block_reason;
-    IF d.blocked THEN
-        d.allowed := false;
-        d.limit_name := 'blocked';
-        RETURN d;
-    END IF;
-    d.allowed := true;
-    FOREACH x IN ARRAY m LOOP
-        CONTINUE WHEN x.limit_name IS NULL;
-        est := CASE x.unit WHEN 'requests' THEN 1 WHEN 'tokens' THEN p_est_tokens ELSE p_est_cost END;
-        need := x.used + x.reserved + est - x.limit_value;
-        IF need > 0 THEN
-            -- Denied by this limit; the binding one is the last to relent.
-            relief := x.resets_at;
-            IF x.sliding THEN
-                relief := CASE WHEN need <= x.used THEN
-                    @extschema@.quota_sliding_relief(p_user, x.unit, x.window_start,
-                        CASE x.window_kind WHEN 'minute' THEN interval '1 minute' ELSE interval '1 hour' END, need)
-                END;
-                relief := coalesce(relief, p_now + CASE x.window_kind WHEN 'minute' THEN interval '1 minute' ELSE interval '1 hour' END);
-            END IF;
-            IF d.allowed OR relief > best_relief THEN
-                best := x; best_relief := relief;
-            END IF;
-            d.allowed := false;
-        ELSIF d.allowed THEN
-            -- Allowed so far: report the limit closest to binding.
-            ratio := CASE WHEN x.limit_value = 0 THEN 0
-                          ELSE (x.limit_value - x.used - x.reserved - est)::numeric / x.limit_value END;
-            IF best_ratio IS NULL OR ratio < best_ratio THEN
-                best := x; best_ratio := ratio; best_relief := x.resets_at;
-            END IF;
-        END IF;
-    END LOOP;
-    IF best.limit_name IS NOT NULL THEN
-        d.limit_name := best.limit_name;
-        d.unit := best.unit;
-        d.used := @extschema@.quota_display(best.used, best.unit);
-        d.reserved := @extschema@.quota_display(best.reserved, best.unit);
-        d.limit_value := @extschema@.quota_display(best.limit_value, best.unit);
-        d.remaining := @extschema@.quota_display(greatest(best.limit_value - best.used - best.reserved, 0), best.unit);
-        d.resets_at := best_relief;
-        IF NOT d.allowed THEN
-            d.retry_after := greatest(pg_catalog.ceil(EXTRACT(epoch FROM best_relief - p_now)), 1)::integer;
-        END IF;
-    END IF;
-    RETURN d;
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.quota_decide(text, @extschema@.quota_measure_row[], bigint, bigint, timestamptz) IS 'Internal: admits or denies a request estimated at p_est_tokens and p_est_cost nano-USD against measured limits';
-REVOKE ALL ON FUNCTION @extschema@.quota_decide(text, @extschema@.quota_measure_row[], bigint, bigint, timestamptz) FROM PUBLIC;
-
 CREATE FUNCTION @extschema@.quota_check_args(user_id text, est_tokens bigint, est_cost numeric)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
@@ -474,19 +300,15 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.quota_check_args(text, bigint, numeric) IS 'Internal: validates the arguments of quota_check and quota_reserve and returns est_cost in nano-USD';
 REVOKE ALL ON FUNCTION @extschema@.quota_check_args(text, bigint, numeric) FROM PUBLIC;
 
+-- The decision over quota_measure, in C (quota_decide.c): admitted unless
+-- some limit lacks room for one more request, est_tokens and est_cost; the
+-- reported limit is the binding one that relents last, else the one closest
+-- to binding.
 CREATE FUNCTION @extschema@.quota_check(user_id text, est_tokens bigint DEFAULT 0, est_cost numeric DEFAULT 0)
 RETURNS @extschema@.quota_decision
-LANGUAGE plpgsql STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    cost bigint := @extschema@.quota_check_args(user_id, est_tokens, est_cost);
-    now_ timestamptz := pg_catalog.now();
-BEGIN
-    RETURN @extschema@.quota_decide(user_id,
-        ARRAY(SELECT m FROM @extschema@.quota_measure(user_id, now_) m), est_tokens, cost, now_);
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'quota_check'
+LANGUAGE C STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.quota_check(text, bigint, numeric) IS 'Read-only: may this user make a request of est_tokens tokens costing est_cost USD now? Returns allowed, the binding limit (or blocked and its reason), used, reserved, limit, remaining, resets_at and retry_after in seconds. Does not hold anything: use quota_reserve for a hard cap';
 REVOKE ALL ON FUNCTION @extschema@.quota_check(text, bigint, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_check(text, bigint, numeric) TO tokenledger_writer, tokenledger_admin;
@@ -516,7 +338,11 @@ GRANT EXECUTE ON FUNCTION @extschema@.quota_status(text) TO tokenledger_writer, 
 -- Reservations: the hard cap. A per-user row lock serialises one user's
 -- admissions (and only that user's); the measurement after the lock sees
 -- every committed ledger row and reservation, so N concurrent callers can
--- never all pass a check-then-increment.
+-- never all pass a check-then-increment. In C (quota_decide.c): lock the
+-- user's quota_users row (pinning the default plan on first sight with
+-- INSERT ... ON CONFLICT DO NOTHING, then the lock again), quota_measure
+-- in a fresh snapshot, the same decision as quota_check, hold the estimate
+-- if admitted, then quota_fire_alerts when a threshold is reached.
 CREATE FUNCTION @extschema@.quota_reserve(
     user_id    text,
     est_tokens bigint   DEFAULT 0,
@@ -527,59 +353,9 @@ CREATE FUNCTION @extschema@.quota_reserve(
     OUT reserved numeric, OUT limit_value numeric, OUT remaining numeric,
     OUT resets_at timestamptz, OUT retry_after integer, OUT blocked boolean,
     OUT block_reason text, OUT plan text)
-LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    p_user text := quota_reserve.user_id;
-    cost  bigint := @extschema@.quota_check_args(p_user, est_tokens, est_cost);
-    now_  timestamptz := pg_catalog.now();
-    dflt  text;
-    m     @extschema@.quota_measure_row[];
-    d     @extschema@.quota_decision;
-BEGIN
-    IF ttl IS NULL OR ttl <= interval '0' OR ttl > interval '1 day' THEN
-        RAISE EXCEPTION 'ttl must lie between 0 and 1 day'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Pass how long the request may take before its hold lapses, such as interval ''2 minutes''.';
-    END IF;
-    PERFORM 1 FROM @extschema@.quota_users qu WHERE qu.user_id = p_user FOR UPDATE;
-    IF NOT FOUND THEN
-        -- First sight: pin the default plan. A concurrent first sight waits
-        -- on the same key, then both lock the one row.
-        dflt := @extschema@.quota_default_plan();
-        IF NOT EXISTS (SELECT 1 FROM @extschema@.quota_plans qp WHERE qp.plan = dflt) THEN
-            RAISE EXCEPTION 'quota plan "%" does not exist', dflt
-                USING ERRCODE = 'undefined_object',
-                      HINT = 'Create it with quota_plan_set, or set tokenledger.default_plan to an existing plan.';
-        END IF;
-        INSERT INTO @extschema@.quota_users (user_id, plan) VALUES (p_user, dflt)
-            ON CONFLICT DO NOTHING;
-        PERFORM 1 FROM @extschema@.quota_users qu WHERE qu.user_id = p_user FOR UPDATE;
-    END IF;
-
-    m := ARRAY(SELECT x FROM @extschema@.quota_measure(p_user, now_) x);
-    d := @extschema@.quota_decide(p_user, m, est_tokens, cost, now_);
-    IF d.allowed THEN
-        INSERT INTO @extschema@.quota_reservations (user_id, est_tokens, est_cost_nano_usd, created_at, expires_at)
-        VALUES (p_user, est_tokens, cost, now_, now_ + ttl)
-        RETURNING quota_reservations.reservation_id, quota_reservations.expires_at
-             INTO reservation_id, expires_at;
-    END IF;
-    PERFORM @extschema@.quota_fire_alerts(p_user, m, now_);
-
-    allowed := d.allowed; limit_name := d.limit_name; unit := d.unit; used := d.used;
-    reserved := d.reserved; limit_value := d.limit_value; remaining := d.remaining;
-    resets_at := d.resets_at; retry_after := d.retry_after; blocked := d.blocked;
-    block_reason := d.block_reason; plan := d.plan;
-    IF d.allowed AND d.limit_name IS NOT NULL THEN
-        -- What is left after this hold.
-        reserved := d.reserved + @extschema@.quota_display(
-            CASE d.unit WHEN 'requests' THEN 1 WHEN 'tokens' THEN est_tokens ELSE cost END, d.unit);
-        remaining := greatest(limit_value - used - reserved, 0);
-    END IF;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'quota_reserve'
+LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.quota_reserve(text, bigint, numeric, interval) IS 'Atomically admits a request and holds its estimate (one request, est_tokens, est_cost USD) against every limit until usage_log_insert(reservation_id => ...) settles it, quota_release cancels it or ttl passes; or denies it with the same detail as quota_check (reservation_id NULL). A hot user serialises only their own reservations';
 REVOKE ALL ON FUNCTION @extschema@.quota_reserve(text, bigint, numeric, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_reserve(text, bigint, numeric, interval) TO tokenledger_writer, tokenledger_admin;
@@ -620,10 +396,11 @@ COMMENT ON FUNCTION @extschema@.quota_sweep_reservations() IS 'Deletes expired r
 REVOKE ALL ON FUNCTION @extschema@.quota_sweep_reservations() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_sweep_reservations() TO tokenledger_admin;
 
--- Reprice hook. usage_reprice fills pg_temp.tokenledger_cost_deltas and calls
--- this. Cost usage is summed from the ledger at query time, so there is no
--- counter to adjust; repricing can still push a user over a threshold, so
--- the affected users' alerts are re-evaluated.
+-- Reprice hook. usage_reprice fills pg_temp.tokenledger_cost_deltas (new
+-- minus old cost per event) and calls this in the same transaction: the
+-- deltas go into the counters the events are in, so quota cost stays what
+-- the ledger says. Repricing can push a user over a threshold, so the
+-- affected users' alerts are re-evaluated.
 CREATE FUNCTION @extschema@.quota_apply_cost_deltas()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -639,6 +416,14 @@ BEGIN
             USING ERRCODE = 'undefined_table',
                   HINT = 'usage_reprice creates it before calling quota_apply_cost_deltas; do not call it directly.';
     END IF;
+    -- Buckets pruned past their horizon are read by no window: nothing to fix.
+    UPDATE @extschema@.quota_usage_counters c SET cost_nano_usd = c.cost_nano_usd + d.delta
+      FROM (SELECT d.user_id, g.grain, pg_catalog.date_trunc(g.unit, d.occurred_at, 'UTC') AS bucket,
+                   sum(d.total_cost_nano_usd)::bigint AS delta
+              FROM pg_temp.tokenledger_cost_deltas d
+             CROSS JOIN (VALUES ('d'::"char", 'day'), ('h', 'hour'), ('m', 'minute')) g(grain, unit)
+             GROUP BY 1, 2, 3) d
+     WHERE c.user_id = d.user_id AND c.grain = d.grain AND c.bucket = d.bucket AND d.delta <> 0;
     FOR u IN SELECT DISTINCT d.user_id FROM pg_temp.tokenledger_cost_deltas d
               WHERE d.total_cost_nano_usd > 0 LOOP
         p := coalesce((SELECT qu.plan FROM @extschema@.quota_users qu WHERE qu.user_id = u),
@@ -648,7 +433,7 @@ BEGIN
     END LOOP;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.quota_apply_cost_deltas() IS 'Reprice hook: quotas keep no cost counters (usage is summed from the ledger), so nothing needs adjusting; re-checks alerts of users whose cost rose';
+COMMENT ON FUNCTION @extschema@.quota_apply_cost_deltas() IS 'Reprice hook: adds the per-event cost changes to the quota counters holding those events, then re-checks alerts of users whose cost rose';
 REVOKE ALL ON FUNCTION @extschema@.quota_apply_cost_deltas() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_apply_cost_deltas() TO tokenledger_admin;
 

@@ -308,13 +308,15 @@ BEGIN
         END IF;
         COMMIT;
     END IF;
+    PERFORM @extschema@.quota_prune_counters();
+    COMMIT;
     RAISE NOTICE 'tokenledger maintenance: created %, dropped %, pruned % request ids',
         coalesce(pg_catalog.array_to_string(created, ', '), 'no partitions'),
         coalesce(pg_catalog.array_to_string(dropped, ', '), 'no partitions'), pruned;
 END
 $fn$;
 COMMENT ON PROCEDURE @extschema@.usage_maintenance(integer) IS
-'Periodic upkeep: usage_rollup, then partitions for now and `ahead` periods (moving default-partition strays), drops rolled-up partitions past tokenledger.raw_retention, prunes old request ids, and runs quota_sweep_reservations() when installed';
+'Periodic upkeep: usage_rollup, then partitions for now and `ahead` periods (moving default-partition strays), drops rolled-up partitions past tokenledger.raw_retention, prunes old request ids, runs quota_sweep_reservations() when installed and prunes quota counters no window reaches';
 REVOKE ALL ON PROCEDURE @extschema@.usage_maintenance(integer) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE @extschema@.usage_maintenance(integer) TO tokenledger_admin;
 

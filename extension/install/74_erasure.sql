@@ -52,6 +52,17 @@ BEGIN
         object := t; rows_changed := n; RETURN NEXT;
     END LOOP;
 
+    -- Quota counters follow the ledger rows to the subject, adding to any
+    -- the subject already has.
+    WITH moved AS (DELETE FROM @extschema@.quota_usage_counters c WHERE c.user_id = old_id RETURNING c.*)
+    INSERT INTO @extschema@.quota_usage_counters AS c
+    SELECT new_id, m.grain, m.bucket, m.requests, m.tokens, m.cost_nano_usd, m.first_at FROM moved m
+    ON CONFLICT ON CONSTRAINT quota_usage_counters_pkey DO UPDATE SET requests = c.requests + excluded.requests,
+        tokens = c.tokens + excluded.tokens, cost_nano_usd = c.cost_nano_usd + excluded.cost_nano_usd,
+        first_at = least(c.first_at, excluded.first_at);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    object := 'quota_usage_counters'; rows_changed := n; RETURN NEXT;
+
     -- Quota state must not name the user either. Holds are transient: drop them.
     DELETE FROM @extschema@.quota_reservations r WHERE r.user_id = old_id;
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -86,6 +97,6 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_forget_user(text, text) IS
-'Erasure: reassigns every ledger, rollup and quota alert row of user_id to an anonymous subject (default a fresh random id), keeping all totals; removes the user''s quota assignment, block and reservations and rewrites their audit rows; returns the rows changed per table and the subject they now belong to';
+'Erasure: reassigns every ledger, rollup, quota counter and quota alert row of user_id to an anonymous subject (default a fresh random id), keeping all totals; removes the user''s quota assignment, block and reservations and rewrites their audit rows; returns the rows changed per table and the subject they now belong to';
 REVOKE ALL ON FUNCTION @extschema@.usage_forget_user(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_forget_user(text, text) TO tokenledger_admin;

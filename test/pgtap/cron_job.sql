@@ -55,6 +55,8 @@ SELECT is((SELECT count(*)::int FROM cron.job WHERE jobname LIKE 'tokenledger-%'
 
 SELECT * FROM finish();
 DELETE FROM usage_log WHERE user_id = 'tap-cron-user';
+-- A direct ledger delete: the quota counters must follow (README, quotas).
+DELETE FROM quota_usage_counters WHERE user_id = 'tap-cron-user';
 \if :created_cron
 DROP EXTENSION pg_cron;
 \endif

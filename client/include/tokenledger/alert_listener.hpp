@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace tokenledger {
@@ -19,6 +20,16 @@ struct Alert {
     std::map<std::string, std::string> fields;
     bool parsed = false;                        ///< payload was a JSON object
     int sender_pid = 0;
+    // The members of a quota alert (quota_reserve noticed a threshold
+    // crossed), when present: empty / nullopt otherwise.
+    std::optional<std::int64_t> alert_id;
+    std::string user_id;
+    std::string plan;
+    std::string limit_name;                     ///< the payload's "limit"
+    std::optional<int> threshold_pct;
+    std::string used;                           ///< JSON number text, in unit (quota_alerts() has exact values)
+    std::string limit_value;                    ///< JSON number text, in unit
+    std::string unit;                           ///< requests, tokens or usd
 };
 
 struct AlertListenerOptions {

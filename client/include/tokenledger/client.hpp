@@ -55,6 +55,12 @@ public:
     /// tokenledger.enabled is off.
     std::optional<std::int64_t> insert(const UsageEvent& ev);
 
+    /// usage_log_insert with reservation_id: records one call and settles
+    /// the quota_reserve hold (QuotaGuard::reserve) in the same transaction,
+    /// so the recorded usage replaces the estimate. A hold already settled,
+    /// released or expired is ignored; another user's hold is InvalidInput.
+    std::optional<std::int64_t> insert(const UsageEvent& ev, std::int64_t reservation_id);
+
     /// Records many calls in one transaction using libpq pipeline mode (one
     /// network round trip). All or nothing: on error nothing is recorded and
     /// the error of the first failing event is thrown.

@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tokenledger/quota_decision.hpp"
+
 namespace tokenledger {
 
 /// Base of every error the library throws. Carries the server's SQLSTATE
@@ -42,7 +44,29 @@ public:
     using Error::Error;
 };
 
-/// Maps a SQLSTATE to the matching subclass and throws it.
+/// No answer within the caller's deadline: a QuotaGuard call that ran past
+/// its timeout (client side; the connection is dropped), or a statement
+/// cancelled by the server's statement_timeout. SQLSTATE 57014.
+class Timeout : public Error {
+public:
+    using Error::Error;
+};
+
+/// A request refused by quota: thrown by QuotaDecision::throw_if_denied()
+/// (quota_check and quota_reserve answer with a row, they do not raise).
+/// Carries the whole decision: the binding limit, used, limit, remaining,
+/// resets_at and retry_after, ready to render as an HTTP 429. SQLSTATE
+/// 53400 (configuration_limit_exceeded): a limit, retryable later.
+class QuotaDenied : public Error {
+public:
+    explicit QuotaDenied(QuotaDecision decision);
+    const QuotaDecision& decision() const noexcept { return decision_; }
+
+private:
+    QuotaDecision decision_;
+};
+
+/// Maps a SQLSTATE to the matching subclass and throws it (57014 is Timeout).
 [[noreturn]] void throw_for_sqlstate(const std::string& message, const std::string& sqlstate,
                                      const std::string& hint = {});
 
