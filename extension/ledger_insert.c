@@ -19,18 +19,9 @@
 #include "utils/timestamp.h"
 
 #include "tokenledger.h"
+#include "ledger_event.h"
 
 PG_FUNCTION_INFO_V1(usage_log_insert);
-
-/* Argument positions, as declared in install/30_insert.sql. */
-enum
-{
-	ARG_USER_ID = 0, ARG_MODEL,
-	ARG_INPUT, ARG_OUTPUT, ARG_CACHE_READ, ARG_CACHE_WRITE, ARG_CACHE_WRITE_1H, ARG_REASONING,
-	ARG_PROVIDER, ARG_ENDPOINT, ARG_REQUEST_TYPE, ARG_SESSION_ID, ARG_MESSAGE_ID,
-	ARG_REQUEST_ID, ARG_OCCURRED_AT, ARG_LATENCY_MS, ARG_SUCCESS, ARG_ERROR_TYPE,
-	ARG_METADATA, ARG_SERVICE_TIER, ARG_RESERVATION_ID
-};
 
 #define N_BUCKETS 6
 static const char *const bucket_names[N_BUCKETS] = {
@@ -38,18 +29,7 @@ static const char *const bucket_names[N_BUCKETS] = {
 	"cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens"
 };
 
-/* Parameters of the ledger INSERT, in column order. */
-enum
-{
-	P_OCCURRED_AT = 0, P_EVENT_ID, P_TOTAL_TOKENS,
-	P_INPUT_COST, P_OUTPUT_COST, P_CACHE_READ_COST, P_CACHE_WRITE_COST, P_REASONING_COST, P_TOTAL_COST,
-	P_INPUT, P_CACHE_READ, P_CACHE_WRITE, P_CACHE_WRITE_1H, P_OUTPUT, P_REASONING,
-	P_LATENCY_MS, P_MODEL_ID, P_ENDPOINT_ID, P_PRICE_ID, P_PROVIDER_ID, P_REQUEST_TYPE_ID,
-	P_SERVICE_TIER, P_SUCCESS, P_USER_ID, P_REQUEST_ID, P_SESSION_ID, P_MESSAGE_ID,
-	P_ERROR_TYPE, P_METADATA, N_PARAMS
-};
-
-static const Oid param_types[N_PARAMS] = {
+const Oid	tl_event_column_types[N_PARAMS] = {
 	TIMESTAMPTZOID, INT8OID, INT8OID,
 	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
 	INT4OID, INT4OID, INT4OID, INT4OID, INT4OID, INT4OID,
@@ -57,6 +37,14 @@ static const Oid param_types[N_PARAMS] = {
 	CHAROID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, JSONBOID
 };
+
+const char	tl_event_columns[] = "occurred_at, event_id, total_tokens, "
+	"input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, "
+	"cache_write_cost_nano_usd, reasoning_cost_nano_usd, total_cost_nano_usd, "
+	"input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, "
+	"output_tokens, reasoning_tokens, latency_ms, model_id, endpoint_id, price_id, "
+	"provider_id, request_type_id, service_tier, success, user_id, request_id, "
+	"session_id, message_id, error_type, metadata";
 
 static SPIPlanPtr insert_plan;
 static SPIPlanPtr claim_and_insert_plan;
@@ -68,7 +56,7 @@ static void
 prepare_plans(void)
 {
 	TlState    *st = tl_state();
-	char	   *columns;
+	const char *columns;
 	char	   *row;
 	Oid			settle_types[1] = {INT8OID};
 
@@ -81,19 +69,13 @@ prepare_plans(void)
 		SPI_freeplan(find_request_plan);
 		SPI_freeplan(settle_plan);
 	}
-	columns = "occurred_at, event_id, total_tokens, "
-		"input_cost_nano_usd, output_cost_nano_usd, cache_read_cost_nano_usd, "
-		"cache_write_cost_nano_usd, reasoning_cost_nano_usd, total_cost_nano_usd, "
-		"input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, "
-		"output_tokens, reasoning_tokens, latency_ms, model_id, endpoint_id, price_id, "
-		"provider_id, request_type_id, service_tier, success, user_id, request_id, "
-		"session_id, message_id, error_type, metadata";
+	columns = tl_event_columns;
 	row = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
 		"$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29";
 
 	insert_plan = tl_keep_plan(psprintf("INSERT INTO %s (%s) VALUES (%s)",
 									 tl_qualified("usage_log"), columns, row),
-							N_PARAMS, param_types);
+							N_PARAMS, tl_event_column_types);
 
 	/*
 	 * With a request id, claiming it and recording the event are one
@@ -105,11 +87,11 @@ prepare_plans(void)
 		"VALUES ($%d, $%d, $%d) ON CONFLICT (request_id) DO NOTHING RETURNING 1) "
 		"INSERT INTO %s (%s) SELECT %s FROM claim",
 		tl_qualified("usage_request_ids"), P_REQUEST_ID + 1, P_EVENT_ID + 1, P_OCCURRED_AT + 1,
-		tl_qualified("usage_log"), columns, row), N_PARAMS, param_types);
+		tl_qualified("usage_log"), columns, row), N_PARAMS, tl_event_column_types);
 
 	find_request_plan = tl_keep_plan(psprintf("SELECT event_id FROM %s WHERE request_id = $1",
 										   tl_qualified("usage_request_ids")),
-								  1, &param_types[P_REQUEST_ID]);
+								  1, &tl_event_column_types[P_REQUEST_ID]);
 	/* quotas: the reservation's estimate gives way to the recorded usage */
 	settle_plan = tl_keep_plan(psprintf("DELETE FROM %s WHERE reservation_id = $1 RETURNING user_id",
 									 tl_qualified("quota_reservations")), 1, settle_types);
@@ -122,16 +104,16 @@ prepare_plans(void)
  * hold already released, swept or settled is no error: the usage is real.
  */
 static void
-settle_reservation(FunctionCallInfo fcinfo, const char *user_id)
+settle_reservation(TlEvent *ev, const char *user_id)
 {
 	Datum		id;
 	bool		isnull;
 	int			rc;
 	char	   *owner;
 
-	if (PG_ARGISNULL(ARG_RESERVATION_ID))
+	if (!ev->has_reservation)
 		return;
-	id = PG_GETARG_DATUM(ARG_RESERVATION_ID);
+	id = Int64GetDatum(ev->reservation_id);
 	rc = SPI_execute_plan(settle_plan, &id, NULL, false, 0);
 	if (rc != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "tokenledger: settling reservation failed: %s", SPI_result_code_string(rc));
@@ -230,11 +212,12 @@ check_metadata(Jsonb *metadata)
 						 "an admin may raise tokenledger.max_metadata_bytes.")));
 }
 
-Datum
-usage_log_insert(PG_FUNCTION_ARGS)
+/* Validation, dimension keys and pricing of one event (see ledger_event.h). */
+void
+tl_event_prepare(FunctionCallInfo fcinfo, TlEvent *ev)
 {
-	Datum		values[N_PARAMS];
-	char		nulls[N_PARAMS];
+	Datum	   *values = ev->values;
+	char	   *nulls = ev->nulls;
 	int64		tokens[N_BUCKETS];
 	int64		total = 0;
 	int			i;
@@ -244,11 +227,6 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	Datum		request_id;
 	bool		request_id_null;
 	TimestampTz occurred_at;
-	int64		event_id;
-	int			rc;
-
-	if (!tl_enabled)
-		PG_RETURN_NULL();
 
 	/* Validate everything before writing anything. */
 	user_id = required_text(fcinfo, ARG_USER_ID, "user_id", TL_ID_MAX,
@@ -300,7 +278,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 		reject(ERRCODE_INVALID_PARAMETER_VALUE, "request_id must not be empty",
 			   "Pass a unique id per logical request (retries reuse it), or NULL to skip deduplication.");
 
-	memset(nulls, ' ', sizeof(nulls));
+	memset(nulls, ' ', N_PARAMS);
 	values[P_REQUEST_ID] = request_id;
 	nulls[P_REQUEST_ID] = request_id_null ? 'n' : ' ';
 	values[P_SESSION_ID] = optional_text(fcinfo, ARG_SESSION_ID, "session_id", TL_ID_MAX, &isnull);
@@ -328,8 +306,9 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	values[P_USER_ID] = CStringGetTextDatum(user_id);
 	values[P_METADATA] = PG_ARGISNULL(ARG_METADATA) ? (Datum) 0 : PG_GETARG_DATUM(ARG_METADATA);
 	nulls[P_METADATA] = PG_ARGISNULL(ARG_METADATA) ? 'n' : ' ';
-
-	SPI_connect();
+	ev->user_id = user_id;
+	ev->has_reservation = !PG_ARGISNULL(ARG_RESERVATION_ID);
+	ev->reservation_id = ev->has_reservation ? PG_GETARG_INT64(ARG_RESERVATION_ID) : 0;
 
 	values[P_MODEL_ID] = Int32GetDatum(tl_dimension_id(TL_DIM_MODEL, model));
 	values[P_REQUEST_TYPE_ID] = Int16GetDatum((int16) tl_dimension_id(TL_DIM_REQUEST_TYPE,
@@ -372,7 +351,65 @@ usage_log_insert(PG_FUNCTION_ARGS)
 			nulls[P_PRICE_ID] = 'n';
 		}
 	}
+}
 
+/*
+ * Bookkeeping after the ledger write, shared by usage_log_insert (n = 1)
+ * and usage_log_insert_batch: per-row accounting belongs here so both paths
+ * keep it. Quota counters are added set-based for a batch.
+ */
+void
+tl_events_account(TlEvent *ev, const bool *recorded, int n, int *failed)
+{
+	Datum	   *users = palloc(sizeof(Datum) * n);
+	TimestampTz *at = palloc(sizeof(TimestampTz) * n);
+	int64	   *tokens = palloc(sizeof(int64) * n);
+	int64	   *cost = palloc(sizeof(int64) * n);
+	int			counted = 0;
+	int			i;
+
+	prepare_plans();
+	/* quotas: every row written counts (a deduplicated retry does not) */
+	for (i = 0; i < n; i++)
+	{
+		if (!recorded[i])
+			continue;
+		users[counted] = ev[i].values[P_USER_ID];
+		at[counted] = DatumGetTimestampTz(ev[i].values[P_OCCURRED_AT]);
+		tokens[counted] = DatumGetInt64(ev[i].values[P_TOTAL_TOKENS]);
+		cost[counted] = ev[i].nulls[P_TOTAL_COST] == 'n' ? 0 : DatumGetInt64(ev[i].values[P_TOTAL_COST]);
+		counted++;
+	}
+	if (counted == 1)
+		tl_quota_count(users[0], at[0], tokens[0], cost[0]);
+	else if (counted > 1)
+		tl_quota_count_many(counted, users, at, tokens, cost);
+	for (i = 0; i < n; i++)
+	{
+		*failed = i;
+		settle_reservation(&ev[i], ev[i].user_id);
+	}
+}
+
+Datum
+usage_log_insert(PG_FUNCTION_ARGS)
+{
+	TlEvent		ev;
+	Datum	   *values = ev.values;
+	char	   *nulls = ev.nulls;
+	Datum		request_id;
+	bool		isnull;
+	int64		event_id;
+	int			rc;
+	bool		recorded;
+	int			failed;
+
+	if (!tl_enabled)
+		PG_RETURN_NULL();
+
+	SPI_connect();
+	tl_event_prepare(fcinfo, &ev);
+	request_id = values[P_REQUEST_ID];
 	prepare_plans();
 
 	/*
@@ -383,11 +420,12 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	event_id = nextval_internal(tl_state()->event_seq_oid, false);
 	values[P_EVENT_ID] = Int64GetDatum(event_id);
 
-	rc = SPI_execute_plan(request_id_null ? insert_plan : claim_and_insert_plan,
+	rc = SPI_execute_plan(nulls[P_REQUEST_ID] == 'n' ? insert_plan : claim_and_insert_plan,
 						  values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "tokenledger: ledger insert failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
+	recorded = SPI_processed > 0;
+	if (!recorded)
 	{
 		/* A retry: the first recording wins and its id is returned. */
 		rc = SPI_execute_plan(find_request_plan, &request_id, NULL, false, 1);
@@ -396,10 +434,7 @@ usage_log_insert(PG_FUNCTION_ARGS)
 		event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	else						/* quotas: the row was written, so it counts */
-		tl_quota_count(values[P_USER_ID], occurred_at, total,
-					   nulls[P_TOTAL_COST] == 'n' ? 0 : DatumGetInt64(values[P_TOTAL_COST]));
-	settle_reservation(fcinfo, user_id);
+	tl_events_account(&ev, &recorded, 1, &failed);
 	SPI_finish();
 
 	PG_RETURN_INT64(event_id);

@@ -77,6 +77,8 @@ extern void tl_pricing_init(void);
 /* Quota counters (quota_counters.c): one call per ledger row written. */
 extern void tl_quota_count(Datum user_id, TimestampTz occurred_at, int64 tokens,
 						   int64 cost_nano_usd);
+extern void tl_quota_count_many(int n, const Datum *user_ids, const TimestampTz *occurred_at,
+								const int64 *tokens, const int64 *cost_nano_usd);
 
 /* Invalidation of everything cached per backend. */
 extern void tl_state_init_callbacks(void);

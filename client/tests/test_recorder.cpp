@@ -353,12 +353,16 @@ TEST_CASE("full queue - Block policy: record() waits for room and loses nothing"
 TEST_CASE("database stopped mid-stream - then restarted: every event lands exactly once", "[recorder][fault]") {
     auto p = unique_prefix("rec-restart");
     auto spool = tltest::temp_path("rec-restart");
+    // One connection, and several sending batches in parallel.
+    auto connections = GENERATE(1, 3);
+    INFO("connections " << connections);
     Server server;
     Log log;
     RecorderStats s;
     int total = 0;
     {
         auto o = options(spool);
+        o.connections = static_cast<std::size_t>(connections);
         o.batch_size = 50;
         o.flush_interval = 20ms;
         o.on_error = log.sink();

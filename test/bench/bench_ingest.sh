@@ -4,6 +4,8 @@
 # then bytes per event after 1M events. Runs inside run.sh's cluster.
 # A second baseline, the same INSERT into a table carrying the ledger's own
 # indexes, separates what the function costs from what the indexes cost.
+# Batch rows: usage_log_insert_batch with 100 events per call against a
+# plain 100-row INSERT ... SELECT of the same values (events/s = tps x 100).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
@@ -29,18 +31,24 @@ tps() { # script clients -> tps; a failed run stops the benchmark
     sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out"
 }
 
-declare -A fn plain indexed
+BATCH=100
+declare -A fn plain indexed bfn bplain
 add() { awk -v a="$1" -v b="$2" 'BEGIN{print a + b}'; }
 for c in 1 8 16; do
-    fn[$c]=0; plain[$c]=0; indexed[$c]=0
+    fn[$c]=0; plain[$c]=0; indexed[$c]=0; bfn[$c]=0; bplain[$c]=0
     for r in $(seq "$ROUNDS"); do
         p=$(tps insert_plain.sql "$c"); f=$(tps insert_usage_log.sql "$c"); x=$(tps insert_indexed.sql "$c")
+        bp=$(tps insert_plain_batch.sql "$c"); bf=$(tps insert_usage_log_batch.sql "$c")
+        bp=$(awk -v t="$bp" -v b="$BATCH" 'BEGIN{print t * b}'); bf=$(awk -v t="$bf" -v b="$BATCH" 'BEGIN{print t * b}')
         plain[$c]=$(add "${plain[$c]}" "$p"); fn[$c]=$(add "${fn[$c]}" "$f"); indexed[$c]=$(add "${indexed[$c]}" "$x")
-        echo "  clients=$c round=$r plain=$p usage_log_insert=$f plain_indexed=$x"
+        bplain[$c]=$(add "${bplain[$c]}" "$bp"); bfn[$c]=$(add "${bfn[$c]}" "$bf")
+        echo "  clients=$c round=$r plain=$p usage_log_insert=$f plain_indexed=$x plain_batch_eps=$bp usage_log_insert_batch_eps=$bf"
     done
     plain[$c]=$(awk -v a="${plain[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
     fn[$c]=$(awk -v a="${fn[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
     indexed[$c]=$(awk -v a="${indexed[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
+    bplain[$c]=$(awk -v a="${bplain[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
+    bfn[$c]=$(awk -v a="${bfn[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
 done
 
 echo "  loading $EVENTS events through usage_log_insert for the size measurement"
@@ -79,6 +87,15 @@ json="$TL_ROOT/test/bench/results/ingest.json"
             "$(ratio "${fn[$c]}" "${plain[$c]}")" "${indexed[$c]}" "$(ratio "${fn[$c]}" "${indexed[$c]}")"
     done
     echo
+    echo "Batched: $BATCH events per statement (one transaction each)."
+    echo
+    echo "| clients | usage_log_insert_batch (events/s) | ratio to single-row plain INSERT | plain INSERT, $BATCH rows per statement (events/s) | ratio to it |"
+    echo "|---:|---:|---:|---:|---:|"
+    for c in 1 8 16; do
+        printf '| %d | %.0f | %s | %.0f | %s |\n' "$c" "${bfn[$c]}" "$(ratio "${bfn[$c]}" "${plain[$c]}")" \
+            "${bplain[$c]}" "$(ratio "${bfn[$c]}" "${bplain[$c]}")"
+    done
+    echo
     echo "Bytes per event after $EVENTS events: ledger with its indexes $ledger_bpe B; request-id dedup index adds $dedup_bpe B (total $((ledger_bpe + dedup_bpe)) B)."
 } > "$md"
 {
@@ -87,9 +104,10 @@ json="$TL_ROOT/test/bench/results/ingest.json"
     printf ' "throughput": ['
     sep=""
     for c in 1 8 16; do
-        printf '%s{"clients": %d, "plain_insert_eps": %.1f, "usage_log_insert_eps": %.1f, "ratio": %s, "plain_indexed_eps": %.1f, "ratio_to_indexed": %s}' \
+        printf '%s{"clients": %d, "plain_insert_eps": %.1f, "usage_log_insert_eps": %.1f, "ratio": %s, "plain_indexed_eps": %.1f, "ratio_to_indexed": %s, "batch_size": %d, "usage_log_insert_batch_eps": %.1f, "batch_ratio_to_plain_insert": %s, "plain_batch_insert_eps": %.1f, "batch_ratio_to_plain_batch": %s}' \
             "$sep" "$c" "${plain[$c]}" "${fn[$c]}" "$(ratio "${fn[$c]}" "${plain[$c]}")" \
-            "${indexed[$c]}" "$(ratio "${fn[$c]}" "${indexed[$c]}")"
+            "${indexed[$c]}" "$(ratio "${fn[$c]}" "${indexed[$c]}")" "$BATCH" "${bfn[$c]}" \
+            "$(ratio "${bfn[$c]}" "${plain[$c]}")" "${bplain[$c]}" "$(ratio "${bfn[$c]}" "${bplain[$c]}")"
         sep=", "
     done
     printf '],\n "events_measured": %s, "ledger_bytes_per_event": %s, "dedup_bytes_per_event": %s}\n' \

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Recorder benchmark (part of make bench): events/s through the C++ Recorder
-# with 1 and 4 producer threads next to a raw COPY of the same rows, the p99
-# time an app thread spends in record(), pipeline vs one round trip per
-# event, and the synchronous usage_log_insert round trip. Runs on its own
+# with 1 and 4 producer threads (batch function, one and CONNECTIONS
+# connections; libpq pipeline for comparison) next to a raw COPY of the same
+# rows (bare table, and with the ledger's indexes), record() p50/p99 on the
+# app thread, batch function vs pipeline per batch size, and synchronous
+# Client round trips for usage_log_insert and quota_check. Runs on its own
 # private throwaway cluster; writes test/bench/results/recorder.{json,md}.
-# Usage: test/bench/recorder.sh [EVENTS]   (default 100000)
+# Usage: test/bench/recorder.sh [EVENTS] [CONNECTIONS]   (default 100000 2)
 set -uo pipefail
 TL_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 . "$TL_ROOT/test/lib/bootstrap.sh"
 . "$TL_ROOT/test/lib/cluster.sh"
 EVENTS="${1:-100000}"
+CONNECTIONS="${2:-2}"
 
 tl_bootstrap_packages || exit 1
 WORK="$(mktemp -d /tmp/tokenledger-bench-recorder.XXXXXX)"
@@ -27,12 +30,18 @@ cmake -S "$TL_ROOT" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DTOKENLEDGER_BU
     || { cat "$WORK/build.log"; exit 1; }
 
 echo "==> running ($EVENTS events per configuration)"
-json="$(cd "$WORK" && "$WORK/build/client/tokenledger_recorder_bench" "" "$EVENTS")" || exit 1
+json="$(cd "$WORK" && "$WORK/build/client/tokenledger_recorder_bench" "" "$EVENTS" "$CONNECTIONS")" || exit 1
 mkdir -p "$TL_ROOT/test/bench/results"
 echo "$json" > "$TL_ROOT/test/bench/results/recorder.json"
 python3 - "$json" > "$TL_ROOT/test/bench/results/recorder.md" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
+print("# Recorder benchmark")
+print()
+print(f"{r['events']} events per Recorder run, batch_size {r['recorder_batch_size']}, {r['cores']} cores, "
+      f"load average {r['load_average_before']} before / {r['load_average_after']} after "
+      "(the machine may be shared: compare figures within one run). fsync on, synchronous_commit on.")
+print()
 print("| measure | value |")
 print("|---|---|")
 for k, v in r.items():

@@ -17,11 +17,30 @@ enum class FullPolicy {
     Drop,   ///< discard the event and count it in `dropped`
 };
 
+/// How the background thread sends a batch.
+enum class SendMethod {
+    /// One usage_log_insert_batch call per batch, the events as arrays: the
+    /// server writes the batch set-based (the faster method; the default).
+    /// Falls back to Pipeline against an extension older than 0.2.0.
+    BatchFunction,
+    /// One usage_log_insert per event, all in one libpq pipeline and one
+    /// transaction.
+    Pipeline,
+};
+
 struct RecorderOptions {
     std::string conninfo;                                ///< empty: PG* environment
-    std::size_t batch_size = 100;                        ///< flush at N events ...
+    std::size_t batch_size = 100;                        ///< flush at N events (and send at most N per statement) ...
     std::chrono::milliseconds flush_interval{200};       ///< ... or after T ms
+    /// Events waiting in record()'s queue; the background thread may hold
+    /// as many again while it sends them.
     std::size_t queue_capacity = 10000;
+    SendMethod send_method = SendMethod::BatchFunction;
+    /// Database connections the background thread sends over. With more
+    /// than one, up to that many batches are sent at once when more than
+    /// batch_size events are waiting (each batch is still one transaction;
+    /// batches may commit out of order, the spool is replayed in order).
+    std::size_t connections = 1;
     FullPolicy full_policy = FullPolicy::Block;
     /// Append-only, CRC-checked, fsync'd file holding events that could not
     /// be sent. Replayed in order when the database is reachable again,
@@ -50,9 +69,15 @@ struct RecorderStats {
 };
 
 /// Records events on a background thread without blocking the caller's
-/// request path. Every event gets a request id (generated when the app gave
-/// none) and an occurred_at (stamped in record() when unset), so a batch
+/// request path. Every event gets an occurred_at (stamped in record() when
+/// unset) and a request id (generated when the app gave none, by the
+/// background thread before the event is first sent or spooled), so a batch
 /// that is retried or replayed is counted exactly once by the server.
+///
+/// record() only moves the event into a pre-allocated buffer (one of several
+/// shards; a thread always uses the same one, so its events keep their
+/// order) under that shard's short lock, and wakes the background thread
+/// once per full batch; the background thread swaps the buffers out in O(1).
 ///
 /// record(), flush() and stats() may be called from any number of threads.
 class Recorder {
