@@ -218,98 +218,8 @@ COMMENT ON FUNCTION @extschema@.quota_apply_cost_deltas() IS 'Reprice hook: adds
 REVOKE ALL ON FUNCTION @extschema@.quota_apply_cost_deltas() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.quota_apply_cost_deltas() TO tokenledger_admin;
 
-CREATE OR REPLACE FUNCTION @extschema@.usage_forget_user(user_id text, anonymous_id text DEFAULT NULL)
-RETURNS TABLE (object text, rows_changed bigint, reassigned_to text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    old_id text := usage_forget_user.user_id;
-    new_id text := coalesce(anonymous_id, 'forgotten:' || gen_random_uuid());
-    n bigint;
-    t text;
-BEGIN
-    IF old_id IS NULL OR old_id = '' THEN
-        RAISE EXCEPTION 'user_id must not be null or empty'
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'Pass the app''s id of the user to forget.';
-    END IF;
-    IF new_id = '' OR new_id = old_id THEN
-        RAISE EXCEPTION 'anonymous_id must differ from user_id and not be empty'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Omit anonymous_id to use a fresh random subject.';
-    END IF;
-    -- No rollup or reprice may run while rows move between subjects.
-    PERFORM pg_advisory_xact_lock(hashtext('tokenledger'), 1);
-
-    UPDATE @extschema@.usage_log l SET user_id = new_id WHERE l.user_id = old_id;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    object := 'usage_log'; rows_changed := n; reassigned_to := new_id; RETURN NEXT;
-
-    -- Rollup rows move to the subject by merging, so they add to any rows
-    -- the subject already has for the same key.
-    IF pg_catalog.to_regclass('pg_temp.tokenledger_forget') IS NULL THEN
-        CREATE TEMP TABLE tokenledger_forget (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DROP;
-    END IF;
-    FOREACH t IN ARRAY ARRAY['usage_rollup_hourly', 'usage_rollup_daily'] LOOP
-        TRUNCATE pg_temp.tokenledger_forget;
-        EXECUTE format('WITH moved AS (DELETE FROM %I.%I r WHERE r.user_id = $1 RETURNING r.*) '
-                       'INSERT INTO pg_temp.tokenledger_forget SELECT * FROM moved',
-                       (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), t)
-            USING old_id;
-        UPDATE pg_temp.tokenledger_forget SET user_id = new_id;
-        n := @extschema@.usage_rollup_merge(t, 'tokenledger_forget');
-        object := t; rows_changed := n; RETURN NEXT;
-    END LOOP;
-
-    -- Quota counters follow the ledger rows to the subject, adding to any
-    -- the subject already has.
-    WITH moved AS (DELETE FROM @extschema@.quota_usage_counters c WHERE c.user_id = old_id RETURNING c.*)
-    INSERT INTO @extschema@.quota_usage_counters AS c
-    SELECT new_id, m.grain, m.bucket, m.requests, m.tokens, m.cost_nano_usd, m.first_at FROM moved m
-    ON CONFLICT ON CONSTRAINT quota_usage_counters_pkey DO UPDATE SET requests = c.requests + excluded.requests,
-        tokens = c.tokens + excluded.tokens, cost_nano_usd = c.cost_nano_usd + excluded.cost_nano_usd,
-        first_at = least(c.first_at, excluded.first_at);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    object := 'quota_usage_counters'; rows_changed := n; RETURN NEXT;
-
-    -- Quota state must not name the user either. Holds are transient: drop them.
-    DELETE FROM @extschema@.quota_reservations r WHERE r.user_id = old_id;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    object := 'quota_reservations'; rows_changed := n; RETURN NEXT;
-
-    -- Alerts move to the subject; one the subject already has for the same
-    -- limit, threshold and window makes the user's copy redundant.
-    DELETE FROM @extschema@.quota_alert_log a
-    WHERE a.user_id = old_id
-      AND EXISTS (SELECT 1 FROM @extschema@.quota_alert_log b
-                  WHERE b.user_id = new_id AND b.limit_name = a.limit_name
-                    AND b.threshold_pct = a.threshold_pct AND b.window_start = a.window_start);
-    UPDATE @extschema@.quota_alert_log a SET user_id = new_id WHERE a.user_id = old_id;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    object := 'quota_alert_log'; rows_changed := n; RETURN NEXT;
-
-    -- The plan assignment and block belong to the person, not to the subject.
-    DELETE FROM @extschema@.quota_users u WHERE u.user_id = old_id;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    object := 'quota_users'; rows_changed := n; RETURN NEXT;
-
-    -- Last, so it also covers the audit row of the delete just above.
-    UPDATE @extschema@.quota_audit a
-       SET object_key = new_id,
-           old_value = CASE WHEN a.old_value ? 'user_id'
-                            THEN jsonb_set(a.old_value, '{user_id}', to_jsonb(new_id)) ELSE a.old_value END,
-           new_value = CASE WHEN a.new_value ? 'user_id'
-                            THEN jsonb_set(a.new_value, '{user_id}', to_jsonb(new_id)) ELSE a.new_value END
-     WHERE a.object_type = 'user' AND a.object_key = old_id;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    object := 'quota_audit'; rows_changed := n; RETURN NEXT;
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.usage_forget_user(text, text) IS
-'Erasure: reassigns every ledger, rollup, quota counter and quota alert row of user_id to an anonymous subject (default a fresh random id), keeping all totals; removes the user''s quota assignment, block and reservations and rewrites their audit rows; returns the rows changed per table and the subject they now belong to';
-REVOKE ALL ON FUNCTION @extschema@.usage_forget_user(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.usage_forget_user(text, text) TO tokenledger_admin;
+-- usage_forget_user also moves the quota counters: its new definition, which
+-- covers the summary tables too, is in the fast reports section below.
 
 CREATE OR REPLACE PROCEDURE @extschema@.usage_maintenance(ahead integer DEFAULT 2)
 LANGUAGE plpgsql
@@ -837,32 +747,27 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    grain record;
 BEGIN
-    TRUNCATE pg_temp.tokenledger_fold_platform;
-    INSERT INTO pg_temp.tokenledger_fold_platform
-    SELECT f.bucket, sum(f.requests), sum(f.unpriced_requests),
-           sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
-           sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
-           sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
-           sum(f.cache_write_cost_nano_usd), sum(f.reasoning_cost_nano_usd), sum(f.total_cost_nano_usd),
-           sum(f.latency_sum_ms), sum(f.latency_count),
-           f.model_id, f.endpoint_id, f.provider_id, f.success, @extschema@.usage_hist_sum(f.latency_hist)
-    FROM pg_temp.tokenledger_fold f
-    GROUP BY f.bucket, f.model_id, f.endpoint_id, f.provider_id, f.success;
-    PERFORM @extschema@.usage_rollup_merge('usage_rollup_platform_hourly', 'tokenledger_fold_platform');
-
-    TRUNCATE pg_temp.tokenledger_fold_platform;
-    INSERT INTO pg_temp.tokenledger_fold_platform
-    SELECT f.bucket, sum(f.requests), sum(f.unpriced_requests),
-           sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
-           sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
-           sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
-           sum(f.cache_write_cost_nano_usd), sum(f.reasoning_cost_nano_usd), sum(f.total_cost_nano_usd),
-           sum(f.latency_sum_ms), sum(f.latency_count),
-           f.model_id, f.endpoint_id, f.provider_id, f.success, @extschema@.usage_hist_sum(f.latency_hist)
-    FROM pg_temp.tokenledger_fold_daily f
-    GROUP BY f.bucket, f.model_id, f.endpoint_id, f.provider_id, f.success;
-    PERFORM @extschema@.usage_rollup_merge('usage_rollup_platform_daily', 'tokenledger_fold_platform');
+    -- The platform tables: the hourly and the daily staged rows without the user.
+    FOR grain IN SELECT * FROM (VALUES ('tokenledger_fold', 'usage_rollup_platform_hourly'),
+                                       ('tokenledger_fold_daily', 'usage_rollup_platform_daily')) AS g (staged, target)
+    LOOP
+        TRUNCATE pg_temp.tokenledger_fold_platform;
+        EXECUTE format($q$
+            INSERT INTO pg_temp.tokenledger_fold_platform
+            SELECT f.bucket, sum(f.requests), sum(f.unpriced_requests),
+                   sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
+                   sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
+                   sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
+                   sum(f.cache_write_cost_nano_usd), sum(f.reasoning_cost_nano_usd), sum(f.total_cost_nano_usd),
+                   sum(f.latency_sum_ms), sum(f.latency_count),
+                   f.model_id, f.endpoint_id, f.provider_id, f.success, %1$I.usage_hist_sum(f.latency_hist)
+            FROM pg_temp.%2$I f
+            GROUP BY f.bucket, f.model_id, f.endpoint_id, f.provider_id, f.success$q$, '@extschema@', grain.staged);
+        PERFORM @extschema@.usage_rollup_merge(grain.target, 'tokenledger_fold_platform');
+    END LOOP;
 
     TRUNCATE pg_temp.tokenledger_user_delta;
     INSERT INTO pg_temp.tokenledger_user_delta

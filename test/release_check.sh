@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Released versions are frozen, and every one of them upgrades to the
 # current version with the same result as a fresh install.
-#   1. every script listed in extension/released.sha256 is unchanged;
+#   1. every script listed in extension/released.sha256 (released install
+#      scripts and the upgrade scripts between released versions) is unchanged;
 #   2. if the current version is released, install/ still assembles exactly
 #      its script (otherwise: bump default_version, add an upgrade script);
 #   3. for each earlier release R: CREATE EXTENSION VERSION R, then ALTER
@@ -17,8 +18,8 @@ ok() { echo "ok - $1"; }
 bad() { echo "FAILED - $1"; failed=1; }
 
 if [ -s "$EXT/released.sha256" ]; then
-    if (cd "$EXT" && sha256sum --quiet -c released.sha256); then ok "released install scripts are unchanged"
-    else bad "a released install script changed; released scripts are frozen, put changes in an upgrade script"; fi
+    if (cd "$EXT" && sha256sum --quiet -c released.sha256); then ok "released install and upgrade scripts are unchanged"
+    else bad "a released script changed; released scripts are frozen, put changes in a new upgrade script"; fi
 fi
 
 if grep -q " tokenledger--$current.sql\$" "$EXT/released.sha256" 2>/dev/null; then
@@ -71,7 +72,8 @@ ORDER BY 1;
 SQL
 }
 
-for script in $(awk '{print $2}' "$EXT/released.sha256" 2>/dev/null); do
+# Released install scripts only (an upgrade script's name has two versions).
+for script in $(awk '$2 !~ /^tokenledger--.*--/ {print $2}' "$EXT/released.sha256" 2>/dev/null); do
     old=${script#tokenledger--}; old=${old%.sql}
     [ "$old" = "$current" ] && continue
     for db in tl_upgrade tl_fresh; do

@@ -406,32 +406,27 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    grain record;
 BEGIN
-    TRUNCATE pg_temp.tokenledger_fold_platform;
-    INSERT INTO pg_temp.tokenledger_fold_platform
-    SELECT f.bucket, sum(f.requests), sum(f.unpriced_requests),
-           sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
-           sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
-           sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
-           sum(f.cache_write_cost_nano_usd), sum(f.reasoning_cost_nano_usd), sum(f.total_cost_nano_usd),
-           sum(f.latency_sum_ms), sum(f.latency_count),
-           f.model_id, f.endpoint_id, f.provider_id, f.success, @extschema@.usage_hist_sum(f.latency_hist)
-    FROM pg_temp.tokenledger_fold f
-    GROUP BY f.bucket, f.model_id, f.endpoint_id, f.provider_id, f.success;
-    PERFORM @extschema@.usage_rollup_merge('usage_rollup_platform_hourly', 'tokenledger_fold_platform');
-
-    TRUNCATE pg_temp.tokenledger_fold_platform;
-    INSERT INTO pg_temp.tokenledger_fold_platform
-    SELECT f.bucket, sum(f.requests), sum(f.unpriced_requests),
-           sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
-           sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
-           sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
-           sum(f.cache_write_cost_nano_usd), sum(f.reasoning_cost_nano_usd), sum(f.total_cost_nano_usd),
-           sum(f.latency_sum_ms), sum(f.latency_count),
-           f.model_id, f.endpoint_id, f.provider_id, f.success, @extschema@.usage_hist_sum(f.latency_hist)
-    FROM pg_temp.tokenledger_fold_daily f
-    GROUP BY f.bucket, f.model_id, f.endpoint_id, f.provider_id, f.success;
-    PERFORM @extschema@.usage_rollup_merge('usage_rollup_platform_daily', 'tokenledger_fold_platform');
+    -- The platform tables: the hourly and the daily staged rows without the user.
+    FOR grain IN SELECT * FROM (VALUES ('tokenledger_fold', 'usage_rollup_platform_hourly'),
+                                       ('tokenledger_fold_daily', 'usage_rollup_platform_daily')) AS g (staged, target)
+    LOOP
+        TRUNCATE pg_temp.tokenledger_fold_platform;
+        EXECUTE format($q$
+            INSERT INTO pg_temp.tokenledger_fold_platform
+            SELECT f.bucket, sum(f.requests), sum(f.unpriced_requests),
+                   sum(f.input_tokens), sum(f.output_tokens), sum(f.cache_read_tokens), sum(f.cache_write_tokens),
+                   sum(f.cache_write_1h_tokens), sum(f.reasoning_tokens), sum(f.total_tokens),
+                   sum(f.input_cost_nano_usd), sum(f.output_cost_nano_usd), sum(f.cache_read_cost_nano_usd),
+                   sum(f.cache_write_cost_nano_usd), sum(f.reasoning_cost_nano_usd), sum(f.total_cost_nano_usd),
+                   sum(f.latency_sum_ms), sum(f.latency_count),
+                   f.model_id, f.endpoint_id, f.provider_id, f.success, %1$I.usage_hist_sum(f.latency_hist)
+            FROM pg_temp.%2$I f
+            GROUP BY f.bucket, f.model_id, f.endpoint_id, f.provider_id, f.success$q$, '@extschema@', grain.staged);
+        PERFORM @extschema@.usage_rollup_merge(grain.target, 'tokenledger_fold_platform');
+    END LOOP;
 
     TRUNCATE pg_temp.tokenledger_user_delta;
     INSERT INTO pg_temp.tokenledger_user_delta
