@@ -5,23 +5,51 @@
  * Every recorded event adds itself to three rows of quota_usage_counters:
  * its UTC day, UTC hour and UTC minute. A check sums whole buckets and reads
  * raw ledger rows only for the partial edges of a window, so it stays exact
- * (install/62_quota_counters.sql). All three rows are written by one
- * statement, coarsest first, so two transactions writing the same user's
- * rows take the locks in the same order.
+ * (install/62_quota_counters.sql).
+ *
+ * An insert does not write the counters itself: it queues its event in
+ * backend memory, and the queue is written by one upsert just before the
+ * transaction commits (or sooner, when something in the same transaction
+ * reads the counters: tl_quota_counters_flush). Writing per insert would
+ * update the same rows again and again inside one transaction, and every
+ * such update walks the whole chain of row versions the transaction left
+ * behind: a backfill of n events for one user would cost O(n^2). It also
+ * keeps a user's counter rows locked only for the moment of the commit.
+ * Rows are written in (user, grain, bucket) order, so two committing
+ * transactions lock shared rows in the same order.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "tokenledger.h"
 
-static SPIPlanPtr count_plan;
-static uint64 count_generation;
+/* One recorded event waiting to be counted, and the subtransaction that recorded it. */
+typedef struct PendingEvent
+{
+	SubTransactionId subid;
+	Datum		user_id;		/* text, in TopTransactionContext */
+	TimestampTz occurred_at;
+	int64		tokens;
+	int64		cost_nano_usd;
+} PendingEvent;
 
+static PendingEvent *pending;	/* in TopTransactionContext */
+static int	n_pending;
+static int	max_pending;
+static Oid	counting_user;		/* who queued: the insert functions' owner */
 /* Start of the UTC bucket of length unit that holds ts (floor, also before 2000). */
 static TimestampTz
 bucket_of(TimestampTz ts, int64 unit)
@@ -31,64 +59,16 @@ bucket_of(TimestampTz ts, int64 unit)
 	return r < 0 ? ts - r - unit : ts - r;
 }
 
-/*
- * Adds one recorded event to its user's counters. Call it once per ledger
- * row actually written (never for a deduplicated retry), inside SPI.
- */
-void
-tl_quota_count(Datum user_id, TimestampTz occurred_at, int64 tokens, int64 cost_nano_usd)
-{
-	static const Oid types[7] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	INT8OID, INT8OID, TIMESTAMPTZOID};
-	Datum		args[7];
-	int			rc;
-
-	if (count_plan == NULL || count_generation != tl_state()->generation)
-	{
-		if (count_plan)
-			SPI_freeplan(count_plan);
-		count_plan = NULL;
-
-		/*
-		 * New binaries on a 0.1.0 schema, until ALTER EXTENSION UPDATE:
-		 * nothing to count into; the upgrade backfills from the ledger.
-		 */
-		if (!OidIsValid(get_relname_relid("quota_usage_counters", tl_state()->schema_oid)))
-			return;
-		count_plan = tl_keep_plan(psprintf(
-			"INSERT INTO %s AS c (user_id, grain, bucket, requests, tokens, cost_nano_usd, first_at) "
-			"VALUES ($1, 'd', $2, 1, $5, $6, $7), ($1, 'h', $3, 1, $5, $6, $7), "
-			"($1, 'm', $4, 1, $5, $6, $7) "
-			"ON CONFLICT (user_id, grain, bucket) DO UPDATE SET requests = c.requests + 1, "
-			"tokens = c.tokens + excluded.tokens, cost_nano_usd = c.cost_nano_usd + excluded.cost_nano_usd, "
-			"first_at = least(c.first_at, excluded.first_at)",
-			tl_qualified("quota_usage_counters")), 7, types);
-		count_generation = tl_state()->generation;
-	}
-	args[0] = user_id;
-	args[1] = TimestampTzGetDatum(bucket_of(occurred_at, USECS_PER_DAY));
-	args[2] = TimestampTzGetDatum(bucket_of(occurred_at, USECS_PER_HOUR));
-	args[3] = TimestampTzGetDatum(bucket_of(occurred_at, USECS_PER_MINUTE));
-	args[4] = Int64GetDatum(tokens);
-	args[5] = Int64GetDatum(cost_nano_usd);
-	args[6] = TimestampTzGetDatum(occurred_at);
-	rc = SPI_execute_plan(count_plan, args, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "tokenledger: quota counter update failed: %s", SPI_result_code_string(rc));
-}
-
 static SPIPlanPtr count_many_plan;
 static uint64 count_many_generation;
 
 /*
- * Adds many recorded events (a batch insert) with one statement: the events
- * are summed per user and bucket first, since one upsert may change a row
- * only once, and written in (user, grain, bucket) order, coarsest grain
- * first per user like tl_quota_count. Same result as one tl_quota_count per
- * event. Inside SPI.
+ * Adds events to the counters with one statement: they are summed per user
+ * and bucket first, since one upsert may change a row only once, and
+ * written in (user, grain, bucket) order. Inside SPI.
  */
-void
-tl_quota_count_many(int n, const Datum *user_ids, const TimestampTz *occurred_at,
+static void
+write_counts(int n, const Datum *user_ids, const TimestampTz *occurred_at,
 					const int64 *tokens, const int64 *cost_nano_usd)
 {
 	static const Oid types[7] = {TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
@@ -145,4 +125,157 @@ tl_quota_count_many(int n, const Datum *user_ids, const TimestampTz *occurred_at
 	rc = SPI_execute_plan(count_many_plan, args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "tokenledger: quota counter update failed: %s", SPI_result_code_string(rc));
+}
+
+/* Queues a recorded event; call once per ledger row written (never for a deduplicated retry). */
+void
+tl_quota_count(Datum user_id, TimestampTz occurred_at, int64 tokens, int64 cost_nano_usd)
+{
+	PendingEvent *e;
+
+	if (n_pending == max_pending)
+	{
+		max_pending = max_pending ? max_pending * 2 : 64;
+		pending = pending
+			? repalloc_huge(pending, sizeof(PendingEvent) * max_pending)
+			: MemoryContextAllocHuge(TopTransactionContext, sizeof(PendingEvent) * max_pending);
+	}
+	if (n_pending == 0)
+		counting_user = GetUserId();
+	e = &pending[n_pending++];
+	e->subid = GetCurrentSubTransactionId();
+	e->user_id = PointerGetDatum(MemoryContextAlloc(TopTransactionContext, VARSIZE_ANY(DatumGetPointer(user_id))));
+	memcpy(DatumGetPointer(e->user_id), DatumGetPointer(user_id), VARSIZE_ANY(DatumGetPointer(user_id)));
+	e->occurred_at = occurred_at;
+	e->tokens = tokens;
+	e->cost_nano_usd = cost_nano_usd;
+}
+
+void
+tl_quota_count_many(int n, const Datum *user_ids, const TimestampTz *occurred_at,
+					const int64 *tokens, const int64 *cost_nano_usd)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		tl_quota_count(user_ids[i], occurred_at[i], tokens[i], cost_nano_usd[i]);
+}
+
+/*
+ * Writes the queued events of this transaction into the counters; true if
+ * there were any. Called before commit, and by everything in the same
+ * transaction that reads or rewrites the counters (quota checks, erasure,
+ * reprice, rebuild, prune, truncate).
+ */
+bool
+tl_quota_counters_flush(void)
+{
+	Datum	   *users;
+	TimestampTz *at;
+	int64	   *tokens;
+	int64	   *cost;
+	int			n = n_pending;
+	int			i;
+	Oid			saved_user;
+	int			saved_sec;
+	int			guc_level;
+
+	if (n == 0)
+		return false;
+	/* The extension was dropped in this transaction: nothing to count into. */
+	if (!OidIsValid(get_extension_oid("tokenledger", true)))
+	{
+		n_pending = 0;
+		return false;
+	}
+	users = palloc(sizeof(Datum) * n);
+	at = palloc(sizeof(TimestampTz) * n);
+	tokens = palloc(sizeof(int64) * n);
+	cost = palloc(sizeof(int64) * n);
+	for (i = 0; i < n; i++)
+	{
+		users[i] = pending[i].user_id;
+		at[i] = pending[i].occurred_at;
+		tokens[i] = pending[i].tokens;
+		cost[i] = pending[i].cost_nano_usd;
+	}
+	/*
+	 * The flush may run at commit, outside the SECURITY DEFINER insert that
+	 * queued the events: write as that function's owner, with the search
+	 * path pinned so the caller's path cannot redirect the query.
+	 */
+	GetUserIdAndSecContext(&saved_user, &saved_sec);
+	SetUserIdAndSecContext(counting_user, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tokenledger: SPI_connect failed");
+	write_counts(n, users, at, tokens, cost);
+	SPI_finish();
+	AtEOXact_GUC(true, guc_level);
+	SetUserIdAndSecContext(saved_user, saved_sec);
+	/* Only now: an error above leaves the queue for the abort to discard. */
+	n_pending = 0;
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(quota_counters_flush);
+
+/* SQL: writes this transaction's queued events into quota_usage_counters. */
+Datum
+quota_counters_flush(PG_FUNCTION_ARGS)
+{
+	int			n = n_pending;
+
+	tl_quota_counters_flush();
+	PG_RETURN_INT32(n);
+}
+
+static void
+counters_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (n_pending > 0)
+			{
+				PushActiveSnapshot(GetTransactionSnapshot());
+				tl_quota_counters_flush();
+				PopActiveSnapshot();
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* the queue lived in TopTransactionContext, which is going away */
+			pending = NULL;
+			n_pending = max_pending = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * A rolled-back subtransaction's events were never recorded. Subtransaction
+ * ids grow, and everything queued since the aborted one began carries its
+ * id or a child's (larger) id: the queue's tail from the first such event.
+ */
+static void
+counters_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						  SubTransactionId parentSubid, void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	while (n_pending > 0 && pending[n_pending - 1].subid >= mySubid)
+		n_pending--;
+}
+
+void
+tl_quota_counters_init(void)
+{
+	RegisterXactCallback(counters_xact_callback, NULL);
+	RegisterSubXactCallback(counters_subxact_callback, NULL);
 }

@@ -202,6 +202,13 @@ tl_quota_measure_user(text *user_id, TimestampTz now, bool read_only, QuotaMeasu
 	memset(out_null, true, sizeof(out_null));
 	m->n = 0;
 
+	/*
+	 * This transaction's own events count too: write its queued counter
+	 * updates first, and read with a fresh snapshot that sees them.
+	 */
+	if (tl_quota_counters_flush())
+		read_only = false;
+
 	/* The user's plan, overrides and block; unknown users follow the default plan. */
 	args[0] = PointerGetDatum(user_id);
 	rc = SPI_execute_plan(user_plan, args, NULL, read_only, 1);

@@ -103,5 +103,6 @@ _PG_init(void)
 #endif
 
 	tl_state_init_callbacks();
+	tl_quota_counters_init();
 	tl_pricing_init();
 }

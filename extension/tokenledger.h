@@ -74,11 +74,16 @@ extern bool tl_price_event(const char *model, const char *provider, char tier,
 extern char tl_service_tier_code(const char *tier);
 extern void tl_pricing_init(void);
 
-/* Quota counters (quota_counters.c): one call per ledger row written. */
+/*
+ * Quota counters (quota_counters.c): one call per ledger row written queues
+ * it; the queue is written before commit or by tl_quota_counters_flush.
+ */
 extern void tl_quota_count(Datum user_id, TimestampTz occurred_at, int64 tokens,
 						   int64 cost_nano_usd);
 extern void tl_quota_count_many(int n, const Datum *user_ids, const TimestampTz *occurred_at,
 								const int64 *tokens, const int64 *cost_nano_usd);
+extern bool tl_quota_counters_flush(void);
+extern void tl_quota_counters_init(void);
 
 /* Invalidation of everything cached per backend. */
 extern void tl_state_init_callbacks(void);

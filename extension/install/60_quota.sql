@@ -411,6 +411,7 @@ DECLARE
     p text;
     now_ timestamptz := pg_catalog.now();
 BEGIN
+    PERFORM @extschema@.quota_counters_flush();  -- this transaction's queued events first
     IF pg_catalog.to_regclass('pg_temp.tokenledger_cost_deltas') IS NULL THEN
         RAISE EXCEPTION 'temporary table tokenledger_cost_deltas does not exist'
             USING ERRCODE = 'undefined_table',

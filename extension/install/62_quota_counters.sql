@@ -31,12 +31,24 @@ REVOKE ALL ON @extschema@.quota_usage_counters FROM PUBLIC;
 GRANT SELECT ON @extschema@.quota_usage_counters TO tokenledger_admin;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.quota_usage_counters', '');
 
+-- Writes this transaction's queued counter updates now instead of at commit
+-- (quota_counters.c): for everything that reads or rewrites the counters
+-- inside a transaction that may have recorded events.
+CREATE FUNCTION @extschema@.quota_counters_flush()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'quota_counters_flush'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.quota_counters_flush() IS 'Writes the events this transaction recorded into quota_usage_counters now rather than at commit, and returns how many; erasure, reprice, rebuild and prune call it first';
+REVOKE ALL ON FUNCTION @extschema@.quota_counters_flush() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.quota_counters_flush() TO tokenledger_admin;
+
 -- TRUNCATE usage_log (tests, a fresh start) empties the counters with it.
 CREATE FUNCTION @extschema@.quota_counters_truncate() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    PERFORM @extschema@.quota_counters_flush();  -- this transaction's queued events first
     TRUNCATE @extschema@.quota_usage_counters;
     RETURN NULL;
 END
@@ -70,6 +82,7 @@ DECLARE
     k bigint;
     g "char";
 BEGIN
+    PERFORM @extschema@.quota_counters_flush();  -- this transaction's queued events first
     FOREACH g IN ARRAY ARRAY['m', 'h', 'd']::"char"[] LOOP
         DELETE FROM @extschema@.quota_usage_counters c
          WHERE c.grain = g
@@ -97,6 +110,7 @@ AS $fn$
 DECLARE
     n bigint;
 BEGIN
+    PERFORM @extschema@.quota_counters_flush();  -- this transaction's queued events first
     LOCK TABLE @extschema@.usage_log IN SHARE MODE;
     DELETE FROM @extschema@.quota_usage_counters;
     INSERT INTO @extschema@.quota_usage_counters (user_id, grain, bucket, requests, tokens, cost_nano_usd, first_at)

@@ -20,6 +20,7 @@ DECLARE
     t text;
     created boolean;
 BEGIN
+    PERFORM @extschema@.quota_counters_flush();  -- this transaction's queued events first
     IF old_id IS NULL OR old_id = '' THEN
         RAISE EXCEPTION 'user_id must not be null or empty'
             USING ERRCODE = 'null_value_not_allowed',
