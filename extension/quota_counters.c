@@ -59,6 +59,48 @@ bucket_of(TimestampTz ts, int64 unit)
 	return r < 0 ? ts - r - unit : ts - r;
 }
 
+static SPIPlanPtr count_one_plan;
+static uint64 count_one_generation;
+
+/* The usual case, a transaction with one event: a plain three-row upsert. Inside SPI. */
+static void
+write_one(Datum user_id, TimestampTz occurred_at, int64 tokens, int64 cost_nano_usd)
+{
+	static const Oid types[7] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		args[7];
+	int			rc;
+
+	if (count_one_plan == NULL || count_one_generation != tl_state()->generation)
+	{
+		if (count_one_plan)
+			SPI_freeplan(count_one_plan);
+		count_one_plan = NULL;
+		/* New binaries on a 0.1.0 schema: nothing to count into (see write_counts). */
+		if (!OidIsValid(get_relname_relid("quota_usage_counters", tl_state()->schema_oid)))
+			return;
+		count_one_plan = tl_keep_plan(psprintf(
+			"INSERT INTO %s AS c (user_id, grain, bucket, requests, tokens, cost_nano_usd, first_at) "
+			"VALUES ($1, 'd', $2, 1, $5, $6, $7), ($1, 'h', $3, 1, $5, $6, $7), "
+			"($1, 'm', $4, 1, $5, $6, $7) "
+			"ON CONFLICT (user_id, grain, bucket) DO UPDATE SET requests = c.requests + 1, "
+			"tokens = c.tokens + excluded.tokens, cost_nano_usd = c.cost_nano_usd + excluded.cost_nano_usd, "
+			"first_at = least(c.first_at, excluded.first_at)",
+			tl_qualified("quota_usage_counters")), 7, types);
+		count_one_generation = tl_state()->generation;
+	}
+	args[0] = user_id;
+	args[1] = TimestampTzGetDatum(bucket_of(occurred_at, USECS_PER_DAY));
+	args[2] = TimestampTzGetDatum(bucket_of(occurred_at, USECS_PER_HOUR));
+	args[3] = TimestampTzGetDatum(bucket_of(occurred_at, USECS_PER_MINUTE));
+	args[4] = Int64GetDatum(tokens);
+	args[5] = Int64GetDatum(cost_nano_usd);
+	args[6] = TimestampTzGetDatum(occurred_at);
+	rc = SPI_execute_plan(count_one_plan, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "tokenledger: quota counter update failed: %s", SPI_result_code_string(rc));
+}
+
 static SPIPlanPtr count_many_plan;
 static uint64 count_many_generation;
 
@@ -211,7 +253,10 @@ tl_quota_counters_flush(void)
 							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tokenledger: SPI_connect failed");
-	write_counts(n, users, at, tokens, cost);
+	if (n == 1)
+		write_one(users[0], at[0], tokens[0], cost[0]);
+	else
+		write_counts(n, users, at, tokens, cost);
 	SPI_finish();
 	AtEOXact_GUC(true, guc_level);
 	SetUserIdAndSecContext(saved_user, saved_sec);
