@@ -3,7 +3,7 @@
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 export PG_CONFIG
 
-.PHONY: all extension install test sanitize demo demo-stop bench clean
+.PHONY: all extension install test demo demo-stop bench clean
 
 all: extension
 
@@ -17,11 +17,6 @@ install: extension
 # runs every suite, removes the cluster, prints "N passed, N failed".
 test:
 	bash test/run_tests.sh
-
-# The client under ASan+UBSan (every test) and TSan (Recorder, spool,
-# AlertListener, QuotaGuard), on a private cluster of its own (~3 min).
-sanitize:
-	bash client/sanitize.sh
 
 # The main job: a private cluster in ./.pgdata with a realistic workload.
 demo:

@@ -115,24 +115,41 @@ run_pricing_import() {
     count_regress "$WORK/pricing_import.log" "${PIPESTATUS[0]}" || failed_suite "pricing importers"
 }
 
-run_ctest() {
-    [ -f "$TL_ROOT/client/CMakeLists.txt" ] || return 0
-    echo "==> client (cmake + ctest)"
-    local build="$WORK/build"
-    # The client's fault tests stop and restart this cluster.
-    export TL_PGCTL="$BINDIR/pg_ctl" TL_PGDATA="$WORK/cluster/data" TL_PGLOG="$WORK/cluster/server.log"
-    if [ "$(id -u)" -eq 0 ]; then export TL_PGRUNAS=postgres; fi
-    if ! { cmake -S "$TL_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Debug >/dev/null \
-           && cmake --build "$build" -j2 >"$WORK/cmake-build.log" 2>&1; }; then
-        cat "$WORK/cmake-build.log"; tally 0 1; failed_suite "client build"; return
+# One client configuration: builds the client into $WORK/build-<label> and
+# runs its ctest suite, passing any further arguments (-R/-E) to ctest.
+run_ctest_config() {
+    local label="$1" sanitize="$2" build="$WORK/build-$1"
+    shift 2  # the rest are ctest selection arguments
+    echo "==> client: $label (cmake + ctest)"
+    if ! { cmake -S "$TL_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DTOKENLEDGER_SANITIZE="$sanitize" >/dev/null \
+           && cmake --build "$build" -j2 >"$build.log" 2>&1; }; then
+        cat "$build.log"; tally 0 1; failed_suite "client build ($label)"; return
     fi
-    (cd "$build" && ctest --output-on-failure) 2>&1 | tee "$WORK/ctest.log"
+    (cd "$build" && ctest --output-on-failure "$@") 2>&1 | tee "$build.ctest.log"
     local line total bad
-    line=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$WORK/ctest.log" | tail -1)
+    line=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$build.ctest.log" | tail -1)
     total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
     bad=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
     if [ -n "$line" ]; then tally $((total - bad)) "$bad"; else tally 0 1; fi
-    [ -n "$line" ] && [ "$bad" -eq 0 ] || failed_suite "ctest: $(grep -E '\*\*\*Failed|Failed  ' "$WORK/ctest.log" | sed -E 's/.*Test +#[0-9]+: //; s/ \.{3,}.*//' | xargs)"
+    [ -n "$line" ] && [ "$bad" -eq 0 ] || failed_suite "ctest ($label): $(grep -E '\*\*\*Failed|Failed  ' "$build.ctest.log" | sed -E 's/.*Test +#[0-9]+: //; s/ \.{3,}.*//' | xargs)"
+}
+
+# The client suite plain, then under AddressSanitizer + UndefinedBehaviorSanitizer
+# (every test but the package consumers, which build apps of their own) and
+# ThreadSanitizer (the threaded parts: Recorder, spool, AlertListener,
+# QuotaGuard). TL_SANITIZE=0 skips the two sanitizer builds for a quick
+# local loop; CI always runs them.
+run_ctest() {
+    [ -f "$TL_ROOT/client/CMakeLists.txt" ] || return 0
+    # The client's fault tests stop and restart this cluster.
+    export TL_PGCTL="$BINDIR/pg_ctl" TL_PGDATA="$WORK/cluster/data" TL_PGLOG="$WORK/cluster/server.log"
+    if [ "$(id -u)" -eq 0 ]; then export TL_PGRUNAS=postgres; fi
+    run_ctest_config plain ""
+    [ "${TL_SANITIZE:-1}" = 0 ] && { echo "==> client sanitizers: skipped (TL_SANITIZE=0)"; return 0; }
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_ctest_config asan-ubsan address -E package_consumers
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        run_ctest_config tsan thread -R "^test_(recorder|spool|alert_listener|quota_guard):"
 }
 
 run_pg_regress
