@@ -25,3 +25,23 @@ DROP SCHEMA evil CASCADE;
 DROP EXTENSION tokenledger;
 DROP SCHEMA ledger;
 RESET client_min_messages;
+
+-- A schema whose name needs quoting: the rollup, erasure and repricing,
+-- which build SQL naming their own schema, still work.
+SET client_min_messages = warning;
+CREATE SCHEMA "Token Ledger";
+CREATE EXTENSION tokenledger SCHEMA "Token Ledger";
+RESET client_min_messages;
+SELECT count("Token Ledger".usage_log_insert('u' || i % 2, 'gpt-4o', input_tokens => 10 * i,
+                                             occurred_at => '2026-01-05 10:00+00'::timestamptz + i * interval '1 hour'))
+FROM generate_series(1, 4) i;
+CALL "Token Ledger".usage_rollup();
+SELECT bucket, requests, total_tokens FROM "Token Ledger".usage_rollup_platform_daily ORDER BY bucket;
+SELECT object, rows_changed FROM "Token Ledger".usage_forget_user('u1', 'anon')
+WHERE object IN ('usage_log', 'usage_rollup_hourly', 'usage_rollup_user_cum') ORDER BY object;
+SELECT events_changed FROM "Token Ledger".usage_reprice('2026-01-01', '2026-02-01');
+SELECT user_id, requests, total_tokens FROM "Token Ledger".usage_rollup_user_totals ORDER BY user_id;
+SET client_min_messages = warning;
+DROP EXTENSION tokenledger;
+DROP SCHEMA "Token Ledger";
+RESET client_min_messages;

@@ -412,7 +412,8 @@ DECLARE
     now_ timestamptz := pg_catalog.now();
 BEGIN
     PERFORM @extschema@.quota_counters_flush();  -- this transaction's queued events first
-    IF pg_catalog.to_regclass('pg_temp.tokenledger_cost_deltas') IS NULL THEN
+    -- Only a table this definer code made (usage_reprice) is read.
+    IF NOT @extschema@.usage_temp_table_usable('tokenledger_cost_deltas') THEN
         RAISE EXCEPTION 'temporary table tokenledger_cost_deltas does not exist'
             USING ERRCODE = 'undefined_table',
                   HINT = 'usage_reprice creates it before calling quota_apply_cost_deltas; do not call it directly.';
@@ -435,8 +436,8 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.quota_apply_cost_deltas() IS 'Reprice hook: adds the per-event cost changes to the quota counters holding those events, then re-checks alerts of users whose cost rose';
+-- Only usage_reprice (same owner) calls it.
 REVOKE ALL ON FUNCTION @extschema@.quota_apply_cost_deltas() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.quota_apply_cost_deltas() TO tokenledger_admin;
 
 -- Management (admin only). These run with the caller's rights so the audit
 -- trigger records the real role; admins get the table privileges below.

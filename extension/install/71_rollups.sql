@@ -424,7 +424,8 @@ BEGIN
                    sum(f.latency_sum_ms), sum(f.latency_count),
                    f.model_id, f.endpoint_id, f.provider_id, f.success, %1$I.usage_hist_sum(f.latency_hist)
             FROM pg_temp.%2$I f
-            GROUP BY f.bucket, f.model_id, f.endpoint_id, f.provider_id, f.success$q$, '@extschema@', grain.staged);
+            GROUP BY f.bucket, f.model_id, f.endpoint_id, f.provider_id, f.success$q$,
+            (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace), grain.staged);
         PERFORM @extschema@.usage_rollup_merge(grain.target, 'tokenledger_fold_platform');
     END LOOP;
 
@@ -445,18 +446,18 @@ REVOKE ALL ON FUNCTION @extschema@.usage_rollup_fold(bigint, bigint) FROM PUBLIC
 GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_fold(bigint, bigint) TO tokenledger_admin;
 
 -- Folds every committed ledger row above the watermark into the rollups.
--- Holds the session-level advisory lock (hashtext('tokenledger'), 1) for the
--- whole run (usage_reprice and usage_forget_user take the same key at
--- transaction level, so they never interleave with a run). Commits after
--- every batch of tokenledger.rollup_batch_size ids, so call it outside an
--- explicit transaction block. Re-running it folds nothing twice.
+-- Commits after every batch of tokenledger.rollup_batch_size ids, so call
+-- it outside an explicit transaction block. Each batch takes the rollup
+-- lock (hashtext('tokenledger'), 1) for its own transaction and re-reads
+-- the watermark under it: two runs never fold at the same time nor fold a
+-- row twice, usage_reprice and usage_forget_user (same key) run between
+-- batches, and a run that fails leaves no lock behind on a pooled session.
 CREATE PROCEDURE @extschema@.usage_rollup(batch_size integer DEFAULT NULL)
 LANGUAGE plpgsql
 AS $fn$
 DECLARE
     bs bigint := coalesce(batch_size,
                           coalesce(pg_catalog.current_setting('tokenledger.rollup_batch_size', true), '500000')::integer);
-    k1 integer := pg_catalog.hashtext('tokenledger');
     target bigint;
     wm bigint;
     hi bigint;
@@ -467,15 +468,6 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Omit it to use tokenledger.rollup_batch_size.';
     END IF;
-    -- A run that failed earlier in this session may have left the lock held
-    -- (a procedure that commits cannot release it in an exception handler);
-    -- reuse it then instead of stacking a second hold.
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks k
-                   WHERE k.locktype = 'advisory' AND k.pid = pg_catalog.pg_backend_pid() AND k.granted
-                     AND k.classid::bigint = (k1::bigint + 4294967296) % 4294967296
-                     AND k.objid = 1 AND k.objsubid = 2) THEN
-        PERFORM pg_catalog.pg_advisory_lock(k1, 1);
-    END IF;
 
     -- Candidate watermark, then wait until every transaction that could have
     -- drawn an id at or below it has ended.
@@ -483,16 +475,16 @@ BEGIN
     PERFORM @extschema@.usage_rollup_wait_for_writers();
     COMMIT;
 
-    SELECT s.watermark INTO wm FROM @extschema@.usage_rollup_state s;
-    WHILE wm < target LOOP
+    LOOP
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('tokenledger'), 1);
+        SELECT s.watermark INTO wm FROM @extschema@.usage_rollup_state s;
+        EXIT WHEN wm >= target;
         hi := least(wm + bs, target);
         n := @extschema@.usage_rollup_fold(wm, hi);
         UPDATE @extschema@.usage_rollup_state
         SET watermark = hi, last_rollup_at = pg_catalog.now(), events_folded = events_folded + n;
         COMMIT;
-        wm := hi;
     END LOOP;
-    PERFORM pg_catalog.pg_advisory_unlock(k1, 1);
 END
 $fn$;
 COMMENT ON PROCEDURE @extschema@.usage_rollup(integer) IS

@@ -152,33 +152,29 @@ COMMENT ON POLICY usage_rollup_user_totals_reader ON @extschema@.usage_rollup_us
 -- erasure); emptied at commit. Returns whether it created any: callers that
 -- run as definer (usage_reprice, usage_forget_user) drop what they created,
 -- so that the session's own rollup runs can create tables they may use.
+-- Only tables the current user made are reused (usage_temp_table_usable).
 CREATE FUNCTION @extschema@.usage_rollup_staging()
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    s text := (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = '@extschema@'::pg_catalog.regnamespace);
+    t record;
     created boolean := false;
 BEGIN
-    IF pg_catalog.to_regclass('pg_temp.tokenledger_fold') IS NULL THEN
-        CREATE TEMP TABLE tokenledger_fold (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DELETE ROWS;
+    FOR t IN SELECT * FROM (VALUES ('tokenledger_fold', 'usage_rollup_hourly', ''),
+                                   ('tokenledger_fold_daily', 'usage_rollup_hourly', ''),
+                                   ('tokenledger_fold_platform', 'usage_rollup_platform_hourly', ''),
+                                   ('tokenledger_user_delta', 'usage_rollup_user_cum', ''),
+                                   ('tokenledger_user_run', 'usage_rollup_user_cum', ' INCLUDING INDEXES'),
+                                   ('tokenledger_user_new', 'usage_rollup_user_cum', ''),
+                                   ('tokenledger_user_sum', 'usage_rollup_user_totals', '')) AS v (staged, model, extra)
+    LOOP
+        CONTINUE WHEN @extschema@.usage_temp_table_usable(t.staged);
+        EXECUTE format('CREATE TEMP TABLE %I (LIKE %I.%I%s) ON COMMIT DELETE ROWS', t.staged, s, t.model, t.extra);
         created := true;
-    END IF;
-    IF pg_catalog.to_regclass('pg_temp.tokenledger_fold_daily') IS NULL THEN
-        CREATE TEMP TABLE tokenledger_fold_daily (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DELETE ROWS;
-        created := true;
-    END IF;
-    IF pg_catalog.to_regclass('pg_temp.tokenledger_fold_platform') IS NULL THEN
-        CREATE TEMP TABLE tokenledger_fold_platform (LIKE @extschema@.usage_rollup_platform_hourly) ON COMMIT DELETE ROWS;
-        created := true;
-    END IF;
-    IF pg_catalog.to_regclass('pg_temp.tokenledger_user_delta') IS NULL THEN
-        CREATE TEMP TABLE tokenledger_user_delta (LIKE @extschema@.usage_rollup_user_cum) ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE tokenledger_user_run (LIKE @extschema@.usage_rollup_user_cum INCLUDING INDEXES) ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE tokenledger_user_new (LIKE @extschema@.usage_rollup_user_cum) ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE tokenledger_user_sum (LIKE @extschema@.usage_rollup_user_totals) ON COMMIT DELETE ROWS;
-        created := true;
-    END IF;
+    END LOOP;
     RETURN created;
 END
 $fn$;

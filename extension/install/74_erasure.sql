@@ -33,6 +33,10 @@ BEGIN
     END IF;
     -- No rollup or reprice may run while rows move between subjects.
     PERFORM pg_advisory_xact_lock(hashtext('tokenledger'), 1);
+    -- Inserts already in flight may still record the user: let them commit
+    -- first, or their rows and counter increments would stay under the old
+    -- id. (The app must stop sending the user's events before erasure.)
+    PERFORM @extschema@.usage_rollup_wait_for_writers();
 
     UPDATE @extschema@.usage_log l SET user_id = new_id WHERE l.user_id = old_id;
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -40,7 +44,7 @@ BEGIN
 
     -- Rollup rows move to the subject by merging, so they add to any rows
     -- the subject already has for the same key.
-    IF pg_catalog.to_regclass('pg_temp.tokenledger_forget') IS NULL THEN
+    IF NOT @extschema@.usage_temp_table_usable('tokenledger_forget') THEN
         CREATE TEMP TABLE tokenledger_forget (LIKE @extschema@.usage_rollup_hourly) ON COMMIT DROP;
     END IF;
     FOREACH t IN ARRAY ARRAY['usage_rollup_hourly', 'usage_rollup_daily'] LOOP
