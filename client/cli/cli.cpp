@@ -53,4 +53,20 @@ int print_query(tokenledger::Client& c, const Invocation& in, const std::string&
     return kOk;
 }
 
+int print_rows(const Invocation& in, std::vector<std::string> columns, std::vector<unsigned int> types,
+               std::vector<std::vector<std::optional<std::string>>> rows) {
+    tokenledger::Table t;
+    t.columns = std::move(columns);
+    t.types = std::move(types);
+    t.rows = std::move(rows);
+    render(std::cout, t, in.fmt);
+    return kOk;
+}
+
+std::int32_t to_int32(const std::string& name, const std::string& v) {
+    std::int64_t x = to_int(name, v);
+    if (x < INT32_MIN || x > INT32_MAX) throw UsageError("--" + name + " is out of range: " + v);
+    return static_cast<std::int32_t>(x);
+}
+
 }  // namespace tlcli

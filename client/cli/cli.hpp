@@ -60,6 +60,13 @@ std::string qualified(tokenledger::Client& c, const std::string& name);
 /// Runs a query and prints its result in the chosen format.
 int print_query(tokenledger::Client& c, const Invocation& in, const std::string& sql,
                 const tokenledger::Params& p = {});
+/// Prints what a typed method returned as a result would print: the
+/// PostgreSQL type OIDs say how each format aligns and types the values
+/// (16 bool as t/f, 20 bigint, 25 text).
+int print_rows(const Invocation& in, std::vector<std::string> columns, std::vector<unsigned int> types,
+               std::vector<std::vector<std::optional<std::string>>> rows);
+/// An integer option that must fit an SQL integer.
+std::int32_t to_int32(const std::string& name, const std::string& v);
 
 // The commands, one file per concern.
 std::vector<Command> event_commands();   // export, record, normalize

@@ -1,8 +1,9 @@
 // rollup, schedule: maintenance (admin).
+#include <algorithm>
+
 #include "cli.hpp"
 
 using tokenledger::Client;
-using tokenledger::Params;
 
 namespace tlcli {
 namespace {
@@ -10,11 +11,10 @@ namespace {
 int run_rollup(Client& c, const Invocation& in) {
     if (in.has("maintenance")) {
         if (in.has("batch-size")) throw UsageError("--batch-size applies to the rollup alone, not --maintenance");
-        c.query("CALL " + qualified(c, "usage_maintenance") + "()");
+        c.usage_maintenance();
     } else {
         auto bs = in.get("batch-size");
-        c.query("CALL " + qualified(c, "usage_rollup") + "($1::integer)",
-                {bs ? std::optional<std::string>(std::to_string(to_int("batch-size", *bs))) : std::nullopt});
+        c.usage_rollup(bs ? std::optional<std::int32_t>(to_int32("batch-size", *bs)) : std::nullopt);
     }
     return print_query(c, in,
                        "SELECT s.watermark, s.last_rollup_at, s.events_folded FROM " +
@@ -22,14 +22,17 @@ int run_rollup(Client& c, const Invocation& in) {
 }
 
 int run_schedule(Client& c, const Invocation& in) {
+    std::vector<std::vector<std::optional<std::string>>> rows;
     if (in.has("off")) {
         if (in.has("rollup") || in.has("maintenance")) throw UsageError("--off takes no schedules");
-        return print_query(c, in, "SELECT j AS jobname FROM " + qualified(c, "usage_unschedule") + "() j ORDER BY 1");
+        auto names = c.usage_unschedule();
+        std::sort(names.begin(), names.end());
+        for (auto& n : names) rows.push_back({n});
+        return print_rows(in, {"jobname"}, {25}, std::move(rows));
     }
-    return print_query(c, in,
-                       "SELECT * FROM " + qualified(c, "usage_schedule") +
-                           "(rollup_schedule => $1, maintenance_schedule => $2)",
-                       {in.get_or("rollup", "* * * * *"), in.get_or("maintenance", "7 * * * *")});
+    for (auto& j : c.usage_schedule(in.get_or("rollup", "* * * * *"), in.get_or("maintenance", "7 * * * *")))
+        rows.push_back({j.jobname, std::to_string(j.jobid), j.schedule, j.command});
+    return print_rows(in, {"jobname", "jobid", "schedule", "command"}, {25, 20, 25, 25}, std::move(rows));
 }
 
 }  // namespace

@@ -5,8 +5,6 @@
 #include "cli.hpp"
 
 using tokenledger::Client;
-using tokenledger::Params;
-using tokenledger::Table;
 
 namespace tlcli {
 namespace {
@@ -47,6 +45,7 @@ int run_record(Client& c, const Invocation& in) {
         auto t = c.query("SELECT (extract(epoch FROM $1::timestamptz) * 1000000)::bigint", {resolve_when(*in.get("at"))});
         ev.occurred_at = std::chrono::system_clock::time_point(std::chrono::microseconds(std::stoll(*t.rows[0][0])));
     }
+    if (in.has("reservation")) ev.reservation_id = to_int("reservation", *in.get("reservation"));
     std::optional<std::int64_t> id;
     if (in.has("usage")) {
         if (!ev.provider) throw UsageError("--usage needs --provider");
@@ -58,28 +57,21 @@ int run_record(Client& c, const Invocation& in) {
             {"cache-write-1h", &ev.cache_write_1h_tokens}, {"reasoning", &ev.reasoning_tokens}};
         for (auto& [k, v] : counts)
             if (in.has(k)) *v = to_int(k, *in.get(k));
-        id = in.has("reservation") ? c.insert(ev, to_int("reservation", *in.get("reservation"))) : c.insert(ev);
+        id = c.insert(ev);
     }
-    Table t;
-    t.columns = {"event_id"};
-    t.types = {20};
-    t.rows.push_back({id ? std::optional<std::string>(std::to_string(*id)) : std::nullopt});
-    render(std::cout, t, in.fmt);
-    return kOk;
+    return print_rows(in, {"event_id"}, {20}, {{id ? std::optional<std::string>(std::to_string(*id)) : std::nullopt}});
 }
 
 int run_normalize(Client& c, const Invocation& in) {
     auto b = c.normalize(in.pos[0], in.get("provider"), in.get("usage-format"));
-    Table t;
-    t.columns = {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-                 "cache_write_1h_tokens", "reasoning_tokens", "total_tokens", "detected_format"};
-    t.types = {20, 20, 20, 20, 20, 20, 20, 25};
-    t.rows.push_back({std::to_string(b.input_tokens), std::to_string(b.output_tokens),
-                      std::to_string(b.cache_read_tokens), std::to_string(b.cache_write_tokens),
-                      std::to_string(b.cache_write_1h_tokens), std::to_string(b.reasoning_tokens),
-                      std::to_string(b.total()), b.detected_format});
-    render(std::cout, t, in.fmt);
-    return kOk;
+    return print_rows(in,
+                      {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                       "cache_write_1h_tokens", "reasoning_tokens", "total_tokens", "detected_format"},
+                      {20, 20, 20, 20, 20, 20, 20, 25},
+                      {{std::to_string(b.input_tokens), std::to_string(b.output_tokens),
+                        std::to_string(b.cache_read_tokens), std::to_string(b.cache_write_tokens),
+                        std::to_string(b.cache_write_1h_tokens), std::to_string(b.reasoning_tokens),
+                        std::to_string(b.total()), b.detected_format}});
 }
 
 }  // namespace

@@ -67,17 +67,15 @@ int run_assign(Client& c, const Invocation& in) {
 }
 
 int run_block(Client& c, const Invocation& in) {
-    if (!in.has("reason")) throw UsageError("quota block needs --reason");
-    return print_query(c, in,
-                       "SELECT $1::text AS user_id, true AS blocked, $2::text AS block_reason FROM " +
-                           qualified(c, "quota_block") + "($1, $2)",
-                       {in.pos[0], in.get("reason")});
+    auto reason = in.get("reason");
+    if (!reason) throw UsageError("quota block needs --reason");
+    c.quota_block(in.pos[0], *reason);
+    return print_rows(in, {"user_id", "blocked", "block_reason"}, {25, 16, 25}, {{in.pos[0], "t", *reason}});
 }
 
 int run_unblock(Client& c, const Invocation& in) {
-    return print_query(c, in,
-                       "SELECT $1::text AS user_id, " + qualified(c, "quota_unblock") + "($1) AS was_blocked",
-                       {in.pos[0]});
+    bool was = c.quota_unblock(in.pos[0]);
+    return print_rows(in, {"user_id", "was_blocked"}, {25, 16}, {{in.pos[0], was ? "t" : "f"}});
 }
 
 int run_status(Client& c, const Invocation& in) {

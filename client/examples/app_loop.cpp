@@ -17,19 +17,6 @@
 
 using namespace std::chrono_literals;
 
-namespace {
-
-void print(const tokenledger::Table& t) {
-    for (std::size_t c = 0; c < t.columns.size(); ++c) std::cout << (c ? " | " : "") << t.columns[c];
-    std::cout << "\n";
-    for (auto& row : t.rows) {
-        for (std::size_t c = 0; c < row.size(); ++c) std::cout << (c ? " | " : "") << row[c].value_or("");
-        std::cout << "\n";
-    }
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     std::string conninfo = argc > 1 ? argv[1] : "";
     int requests = argc > 2 ? std::stoi(argv[2]) : 20;
@@ -37,9 +24,12 @@ int main(int argc, char** argv) {
         // Synchronous client: settles reservations, maps provider usage
         // objects with the extension's normaliser, runs the reports.
         tokenledger::Client db(conninfo);
-        const std::string s = db.quote_ident(db.schema()) + ".";
-        db.query("SELECT " + s + "quota_plan_set('example-free', requests_per_day => 5, tokens_per_day => 20000)");
-        db.query("SELECT " + s + "quota_assign('example-free-user', 'example-free')");
+        tokenledger::QuotaPlan free_plan;
+        free_plan.plan = "example-free";
+        free_plan.requests_per_day = 5;
+        free_plan.tokens_per_day = 20000;
+        db.quota_plan_set(free_plan);
+        db.quota_assign("example-free-user", "example-free");
 
         tokenledger::RecorderOptions ro;
         ro.conninfo = conninfo;
@@ -94,12 +84,14 @@ int main(int argc, char** argv) {
                   << st.spooled << ", refused " << refused << (ok ? "" : " (not all in the database yet)") << "\n";
 
         // 3. Answer the admin's questions (this month, real time).
-        std::cout << "\nheaviest users this month:\n";
-        print(db.query("SELECT user_id, requests, total_tokens, total_cost_usd FROM " + s +
-                       "usage_top_users(order_by => 'tokens') WHERE user_id LIKE 'example-%'"));
-        std::cout << "\nexample-free-user's quota:\n";
-        print(db.query("SELECT limit_name, used, limit_value, remaining, resets_at FROM " + s +
-                       "quota_status('example-free-user')"));
+        std::cout << "\nheaviest users this month (user | requests | tokens | USD):\n";
+        for (auto& u : db.usage_top_users({}, {}, 100, tokenledger::UserRanking::Tokens))
+            if (u.user_id.rfind("example-", 0) == 0)
+                std::cout << u.user_id << " | " << u.usage.requests << " | " << u.usage.total_tokens << " | "
+                          << u.usage.total_cost.str() << "\n";
+        std::cout << "\nexample-free-user's quota (limit | used | limit | remaining):\n";
+        for (auto& l : db.quota_status("example-free-user").limits)
+            std::cout << l.limit_name << " | " << l.used << " | " << l.limit << " | " << l.remaining << "\n";
         return ok ? 0 : 1;
     } catch (const tokenledger::Error& e) {
         std::cerr << "error: " << e.what() << " [" << e.sqlstate() << "]\n";

@@ -1,8 +1,7 @@
 // Client::insert_batch_arrays: many events in one usage_log_insert_batch call.
 #include <cstdio>
-#include <ctime>
 
-#include "tokenledger/client.hpp"
+#include "client_impl.hpp"
 
 namespace tokenledger {
 namespace {
@@ -38,23 +37,6 @@ private:
     std::string s_;
 };
 
-std::string format_utc(std::chrono::system_clock::time_point tp) {
-    using namespace std::chrono;
-    auto us = duration_cast<microseconds>(tp.time_since_epoch()).count();
-    std::time_t secs = static_cast<std::time_t>(us / 1000000);
-    long frac = static_cast<long>(us % 1000000);
-    if (frac < 0) {
-        frac += 1000000;
-        --secs;
-    }
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06ld+00", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    return buf;
-}
-
 // Parses the text form of a bigint[] ("{1,2,NULL}").
 std::vector<std::optional<std::int64_t>> parse_ids(const std::string& s) {
     std::vector<std::optional<std::int64_t>> ids;
@@ -72,13 +54,21 @@ std::vector<std::optional<std::int64_t>> parse_ids(const std::string& s) {
     return ids;
 }
 
+constexpr detail::Statement kInsertBatch{
+    "tl_usage_log_insert_batch",
+    "SELECT {schema}.usage_log_insert_batch($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], "
+    "$7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], "
+    "$15::timestamptz[], $16::int4[], $17::bool[], $18::text[], $19::jsonb[], $20::text[], $21::int8[])",
+    21};
+
 }  // namespace
 
 std::vector<std::optional<std::int64_t>> Client::insert_batch_arrays(const std::vector<UsageEvent>& events) {
     if (events.empty()) return {};
     const std::size_t n = events.size();
-    enum { USER, MODEL, IN, OUT, CR, CW, CW1H, RSN, PROV, ENDP, RTYPE, SESS, MSG, RID, AT, LAT, OK, ERR, META, TIER, N };
+    enum { USER, MODEL, IN, OUT, CR, CW, CW1H, RSN, PROV, ENDP, RTYPE, SESS, MSG, RID, AT, LAT, OK, ERR, META, TIER, RES, N };
     std::vector<ArrayLiteral> a(N, ArrayLiteral(n));
+    bool settles = false;
     for (const auto& e : events) {
         a[USER].str(e.user_id);
         a[MODEL].str(e.model);
@@ -95,7 +85,7 @@ std::vector<std::optional<std::int64_t>> Client::insert_batch_arrays(const std::
         a[MSG].opt(e.message_id);
         a[RID].opt(e.request_id);
         if (e.occurred_at)
-            a[AT].str(format_utc(*e.occurred_at));
+            a[AT].str(detail::format_time(*e.occurred_at));
         else
             a[AT].null();  // the server's now()
         if (e.latency_ms)
@@ -106,18 +96,21 @@ std::vector<std::optional<std::int64_t>> Client::insert_batch_arrays(const std::
         a[ERR].opt(e.error_type);
         a[META].opt(e.metadata);
         a[TIER].str(e.service_tier);
+        if (e.reservation_id)
+            a[RES].number(*e.reservation_id);
+        else
+            a[RES].null();
+        settles = settles || e.reservation_id.has_value();
     }
     Params p;
     p.reserve(N);
     for (auto& col : a) p.emplace_back(col.done());
-    const std::string sql = "SELECT " + quote_ident(schema()) +
-                            ".usage_log_insert_batch($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], "
-                            "$6::int8[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[], "
-                            "$13::text[], $14::text[], $15::timestamptz[], $16::int4[], $17::bool[], $18::text[], "
-                            "$19::jsonb[], $20::text[])";
-    Table t = query(sql, p);
-    if (t.rows.size() != 1 || !t.rows[0][0]) throw ServerError("usage_log_insert_batch returned no ids");
-    auto ids = parse_ids(*t.rows[0][0]);
+    // Without holds to settle the array is omitted (NULL): nothing to unpack.
+    if (!settles) p[RES] = std::nullopt;
+    auto r = impl_->run(kInsertBatch, p);
+    if (PQntuples(r.get()) != 1 || PQgetisnull(r.get(), 0, 0))
+        throw ServerError("usage_log_insert_batch returned no ids");
+    auto ids = parse_ids(PQgetvalue(r.get(), 0, 0));
     if (ids.size() != n) throw ServerError("usage_log_insert_batch returned a wrong number of ids");
     return ids;
 }

@@ -1,56 +1,38 @@
-#include "tokenledger/client.hpp"
-
-#include <libpq-fe.h>
 #include <poll.h>
 
-#include <cstdio>
-#include <ctime>
-#include <set>
+#include "client_impl.hpp"
 
 namespace tokenledger {
+
+using detail::ResultPtr;
+using detail::Statement;
+using detail::trim;
+
 namespace {
 
-struct ConnDeleter {
-    void operator()(PGconn* c) const noexcept { PQfinish(c); }
-};
-struct ResultDeleter {
-    void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-using ConnPtr = std::unique_ptr<PGconn, ConnDeleter>;
-using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+// usage_log_insert's parameter types, so that every event's text parameters
+// are parsed the same way without casts in the SQL.
+constexpr Oid kInsertTypes[21] = {25, 25, 20, 20, 20, 20, 20, 20, 25, 25, 25,
+                              25, 25, 25, 1184, 23, 16, 25, 3802, 25, 20};
 
-const char* kInsert = "tl_usage_log_insert";
-const char* kInsertUsage = "tl_usage_log_insert_usage";
-const char* kNormalize = "tl_usage_normalize";
-const char* kInsertSettle = "tl_usage_log_insert_settle";
-
-std::string field(const PGresult* r, int code) {
-    const char* v = r ? PQresultErrorField(r, code) : nullptr;
-    return v ? v : "";
-}
-
-std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
-std::string format_time(std::chrono::system_clock::time_point tp) {
-    using namespace std::chrono;
-    auto us = duration_cast<microseconds>(tp.time_since_epoch()).count();
-    std::time_t secs = static_cast<std::time_t>(us / 1000000);
-    long frac = static_cast<long>(us % 1000000);
-    if (frac < 0) { frac += 1000000; --secs; }
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06ld+00", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    return buf;
-}
+constexpr Statement kInsert{"tl_usage_log_insert",
+                        "SELECT {schema}.usage_log_insert($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+                        "$14, coalesce($15, pg_catalog.now()), $16, $17, $18, $19, $20, $21)",
+                        21, kInsertTypes};
+constexpr Statement kInsertUsage{"tl_usage_log_insert_usage",
+                             "SELECT {schema}.usage_log_insert_usage($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, "
+                             "coalesce($10::timestamptz, pg_catalog.now()), $11, $12, $13, $14::jsonb, $15, $16, "
+                             "$17::bigint)",
+                             17};
+constexpr Statement kNormalize{"tl_usage_normalize",
+                           "SELECT input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
+                           "cache_write_1h_tokens, reasoning_tokens, detected_format FROM "
+                           "{schema}.usage_normalize($1::jsonb, $2, $3)",
+                           3};
 
 // Text parameters for one event, in usage_log_insert's order.
 struct EventParams {
-    static constexpr int N = 20;
+    static constexpr int N = 21;
     std::optional<std::string> v[N];
     const char* ptr[N];
 
@@ -69,12 +51,13 @@ struct EventParams {
         v[11] = e.session_id;
         v[12] = e.message_id;
         v[13] = e.request_id;
-        if (e.occurred_at) v[14] = format_time(*e.occurred_at);
+        if (e.occurred_at) v[14] = detail::format_time(*e.occurred_at);
         if (e.latency_ms) v[15] = std::to_string(*e.latency_ms);
         v[16] = e.success ? "true" : "false";
         v[17] = e.error_type;
         v[18] = e.metadata;
         v[19] = e.service_tier;
+        if (e.reservation_id) v[20] = std::to_string(*e.reservation_id);
         for (int i = 0; i < N; ++i) ptr[i] = v[i] ? v[i]->c_str() : nullptr;
     }
 };
@@ -86,213 +69,186 @@ std::optional<std::int64_t> single_bigint(const PGresult* r) {
 
 }  // namespace
 
-struct Client::Impl {
-    std::string conninfo;
-    ConnPtr conn;
-    std::string schema;
-    std::set<std::string> prepared;
-
-    void connect() {
-        prepared.clear();
-        // The conninfo string (or URI) is expanded as dbname; the fallback
-        // application_name applies only when the app set none.
-        const char* keys[] = {"dbname", "fallback_application_name", nullptr};
-        const char* vals[] = {conninfo.c_str(), "tokenledger", nullptr};
-        conn.reset(PQconnectdbParams(keys, vals, 1));
-        if (!conn) throw NotConnected("out of memory allocating a connection");
-        if (PQstatus(conn.get()) != CONNECTION_OK) {
-            std::string msg = trim(PQerrorMessage(conn.get()));
-            conn.reset();
-            throw NotConnected("could not connect to the database: " + msg, "08001");
-        }
-        // Server notices are not errors; keep them off the app's stderr.
-        PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
-        Table t = query(
-            "SELECT n.nspname FROM pg_catalog.pg_extension e "
-            "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'tokenledger'",
-            {});
-        if (t.rows.empty())
-            throw ServerError("the tokenledger extension is not installed in this database", "42704",
-                              "Run CREATE EXTENSION tokenledger; or connect to the right database.");
-        schema = *t.rows[0][0];
+void Client::Impl::connect() {
+    prepared.clear();
+    // The conninfo string (or URI) is expanded as dbname; the fallback
+    // application_name applies only when the app set none.
+    const char* keys[] = {"dbname", "fallback_application_name", nullptr};
+    const char* vals[] = {conninfo.c_str(), "tokenledger", nullptr};
+    conn.reset(PQconnectdbParams(keys, vals, 1));
+    if (!conn) throw NotConnected("out of memory allocating a connection");
+    if (PQstatus(conn.get()) != CONNECTION_OK) {
+        std::string msg = trim(PQerrorMessage(conn.get()));
+        conn.reset();
+        throw NotConnected("could not connect to the database: " + msg, "08001");
     }
+    // Server notices are not errors; keep them off the app's stderr.
+    PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+    Table t = query(
+        "SELECT n.nspname FROM pg_catalog.pg_extension e "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'tokenledger'",
+        {});
+    if (t.rows.empty())
+        throw ServerError("the tokenledger extension is not installed in this database", "42704",
+                          "Run CREATE EXTENSION tokenledger; or connect to the right database.");
+    schema = *t.rows[0][0];
+}
 
-    PGconn* live() {
-        if (!conn || PQstatus(conn.get()) != CONNECTION_OK)
-            throw NotConnected("not connected to the database", "08003",
-                               "Call reconnect() once the server is reachable.");
-        return conn.get();
+PGconn* Client::Impl::live() {
+    if (!conn || PQstatus(conn.get()) != CONNECTION_OK)
+        throw NotConnected("not connected to the database", "08003",
+                           "Call reconnect() once the server is reachable.");
+    return conn.get();
+}
+
+void Client::Impl::fail(const PGresult* r) {
+    std::string state = detail::error_field(r, PG_DIAG_SQLSTATE);
+    std::string msg = detail::error_field(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (msg.empty()) msg = trim(r ? PQresultErrorMessage(r) : "");
+    if (msg.empty() && conn) msg = trim(PQerrorMessage(conn.get()));
+    if (state.empty() && (!conn || PQstatus(conn.get()) != CONNECTION_OK))
+        throw NotConnected("connection to the database lost: " + msg, "08006");
+    throw_for_sqlstate(msg, state, detail::error_field(r, PG_DIAG_MESSAGE_HINT));
+}
+
+Table Client::Impl::query(const std::string& sql, const Params& params) {
+    std::vector<const char*> p;
+    for (auto& x : params) p.push_back(x ? x->c_str() : nullptr);
+    ResultPtr r(PQexecParams(live(), sql.c_str(), static_cast<int>(p.size()), nullptr, p.data(), nullptr, nullptr,
+                             0));
+    if (!r) fail(nullptr);
+    auto st = PQresultStatus(r.get());
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) fail(r.get());
+    Table t;
+    int nf = PQnfields(r.get()), nt = PQntuples(r.get());
+    for (int c = 0; c < nf; ++c) {
+        t.columns.emplace_back(PQfname(r.get(), c));
+        t.types.push_back(PQftype(r.get(), c));
     }
-
-    // Throws the typed error for a failed result (or a lost connection).
-    [[noreturn]] void fail(const PGresult* r) {
-        std::string state = field(r, PG_DIAG_SQLSTATE);
-        std::string msg = field(r, PG_DIAG_MESSAGE_PRIMARY);
-        if (msg.empty()) msg = trim(r ? PQresultErrorMessage(r) : "");
-        if (msg.empty() && conn) msg = trim(PQerrorMessage(conn.get()));
-        if (state.empty() && (!conn || PQstatus(conn.get()) != CONNECTION_OK))
-            throw NotConnected("connection to the database lost: " + msg, "08006");
-        throw_for_sqlstate(msg, state, field(r, PG_DIAG_MESSAGE_HINT));
+    t.rows.reserve(nt);
+    for (int i = 0; i < nt; ++i) {
+        std::vector<std::optional<std::string>> row;
+        row.reserve(nf);
+        for (int c = 0; c < nf; ++c)
+            row.push_back(PQgetisnull(r.get(), i, c)
+                              ? std::nullopt
+                              : std::optional<std::string>(
+                                    std::string(PQgetvalue(r.get(), i, c), PQgetlength(r.get(), i, c))));
+        t.rows.push_back(std::move(row));
     }
+    return t;
+}
 
-    void check(const ResultPtr& r, ExecStatusType want) {
-        if (!r || PQresultStatus(r.get()) != want) fail(r.get());
-    }
+std::string Client::Impl::q(const std::string& ident) {
+    char* s = PQescapeIdentifier(live(), ident.c_str(), ident.size());
+    if (!s) fail(nullptr);
+    std::string out(s);
+    PQfreemem(s);
+    return out;
+}
 
-    Table query(const std::string& sql, const Params& params) {
-        std::vector<const char*> p;
-        for (auto& x : params) p.push_back(x ? x->c_str() : nullptr);
-        ResultPtr r(PQexecParams(live(), sql.c_str(), static_cast<int>(p.size()), nullptr, p.data(),
-                                 nullptr, nullptr, 0));
-        if (!r) fail(nullptr);
-        auto st = PQresultStatus(r.get());
-        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) fail(r.get());
-        Table t;
-        int nf = PQnfields(r.get()), nt = PQntuples(r.get());
-        for (int c = 0; c < nf; ++c) {
-            t.columns.emplace_back(PQfname(r.get(), c));
-            t.types.push_back(PQftype(r.get(), c));
-        }
-        t.rows.reserve(nt);
-        for (int i = 0; i < nt; ++i) {
-            std::vector<std::optional<std::string>> row;
-            row.reserve(nf);
-            for (int c = 0; c < nf; ++c)
-                row.push_back(PQgetisnull(r.get(), i, c)
-                                  ? std::nullopt
-                                  : std::optional<std::string>(std::string(PQgetvalue(r.get(), i, c),
-                                                                           PQgetlength(r.get(), i, c))));
-            t.rows.push_back(std::move(row));
-        }
-        return t;
-    }
+void Client::Impl::prepare(const Statement& st) {
+    if (prepared.count(st.name)) return;
+    std::string sql = detail::with_schema(st.sql(), q(schema));
+    ResultPtr r(PQprepare(live(), st.name, sql.c_str(), st.nparams, st.types));
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail(r.get());
+    prepared.insert(st.name);
+}
 
-    std::string q(const std::string& ident) {
-        char* s = PQescapeIdentifier(live(), ident.c_str(), ident.size());
-        if (!s) fail(nullptr);
-        std::string out(s);
-        PQfreemem(s);
-        return out;
-    }
+ResultPtr Client::Impl::run(const Statement& st, const char* const* values) {
+    prepare(st);
+    ResultPtr r(PQexecPrepared(live(), st.name, st.nparams, values, nullptr, nullptr, 0));
+    // A CALL without OUT parameters completes without rows.
+    if (!r || (PQresultStatus(r.get()) != PGRES_TUPLES_OK && PQresultStatus(r.get()) != PGRES_COMMAND_OK))
+        fail(r.get());
+    return r;
+}
 
-    // Prepares a statement once per connection.
-    void prepare(const char* name) {
-        if (prepared.count(name)) return;
-        std::string s = q(schema), sql;
-        int n;
-        if (name == kInsert) {
-            n = 20;
-            sql = "SELECT " + s + ".usage_log_insert($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-                  "$13, $14, coalesce($15, pg_catalog.now()), $16, $17, $18, $19, $20)";
-        } else if (name == kInsertSettle) {
-            n = 21;
-            sql = "SELECT " + s + ".usage_log_insert($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-                  "$13, $14, coalesce($15, pg_catalog.now()), $16, $17, $18, $19, $20, $21)";
-        } else if (name == kInsertUsage) {
-            n = 16;
-            sql = "SELECT " + s + ".usage_log_insert_usage($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, "
-                  "coalesce($10::timestamptz, pg_catalog.now()), $11, $12, $13, $14::jsonb, $15, $16)";
-        } else {
-            n = 3;
-            sql = "SELECT input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
-                  "cache_write_1h_tokens, reasoning_tokens, detected_format FROM " + s +
-                  ".usage_normalize($1::jsonb, $2, $3)";
-        }
-        static const Oid insert_types[20] = {25, 25, 20, 20, 20, 20, 20, 20, 25, 25,
-                                             25, 25, 25, 25, 1184, 23, 16, 25, 3802, 25};
-        static const Oid settle_types[21] = {25, 25, 20, 20, 20, 20, 20, 20, 25, 25, 25,
-                                             25, 25, 25, 1184, 23, 16, 25, 3802, 25, 20};
-        const Oid* types = name == kInsert ? insert_types : name == kInsertSettle ? settle_types : nullptr;
-        ResultPtr r(PQprepare(live(), name, sql.c_str(), n, types));
-        check(r, PGRES_COMMAND_OK);
-        prepared.insert(name);
-    }
+ResultPtr Client::Impl::run(const Statement& st, const Params& params) {
+    std::vector<const char*> p;
+    for (auto& x : params) p.push_back(x ? x->c_str() : nullptr);
+    p.resize(static_cast<std::size_t>(st.nparams), nullptr);
+    return run(st, p.data());
+}
 
-    ResultPtr exec_prepared(const char* name, int n, const char* const* values) {
-        prepare(name);
-        ResultPtr r(PQexecPrepared(live(), name, n, values, nullptr, nullptr, 0));
-        check(r, PGRES_TUPLES_OK);
-        return r;
-    }
-
-    std::vector<std::optional<std::int64_t>> insert_batch(const std::vector<UsageEvent>& events) {
-        std::vector<std::optional<std::int64_t>> ids;
-        if (events.empty()) return ids;
-        prepare(kInsert);
-        PGconn* c = live();
-        if (!PQenterPipelineMode(c)) fail(nullptr);
-        // Every statement up to the sync runs in one implicit transaction:
-        // an error aborts the rest, and nothing is committed.
-        // Nonblocking sends: while the output buffer drains, read what the
-        // server already answered, so a big batch can never deadlock with
-        // both sides blocked on full socket buffers.
-        bool send_ok = PQsetnonblocking(c, 1) == 0;
-        auto flush_all = [&] {
-            for (;;) {
-                int f = PQflush(c);
-                if (f == 0) return true;
-                if (f < 0) return false;
-                pollfd pfd{PQsocket(c), POLLIN | POLLOUT, 0};
-                if (::poll(&pfd, 1, 30000) <= 0) return false;
-                if ((pfd.revents & POLLIN) && !PQconsumeInput(c)) return false;
-            }
-        };
-        std::size_t since_flush = 0;
-        for (const auto& ev : events) {
-            if (!send_ok) break;
-            EventParams p(ev);
-            send_ok = PQsendQueryPrepared(c, kInsert, EventParams::N, p.ptr, nullptr, nullptr, 0) == 1;
-            if (send_ok && ++since_flush == 64) {
-                send_ok = flush_all();
-                since_flush = 0;
-            }
-        }
-        if (send_ok) send_ok = PQpipelineSync(c) == 1 && flush_all();
-        if (send_ok) send_ok = PQsetnonblocking(c, 0) == 0;
-        if (!send_ok) {
-            std::string msg = trim(PQerrorMessage(c));
-            conn.reset();  // the pipeline state is unknown: start over on reconnect
-            throw NotConnected("connection to the database lost: " + msg, "08006");
-        }
-        ids.reserve(events.size());
-        ResultPtr first_error;
-        int nulls = 0;
+std::vector<std::optional<std::int64_t>> Client::Impl::insert_batch(const std::vector<UsageEvent>& events) {
+    std::vector<std::optional<std::int64_t>> ids;
+    if (events.empty()) return ids;
+    prepare(kInsert);
+    PGconn* c = live();
+    if (!PQenterPipelineMode(c)) fail(nullptr);
+    // Every statement up to the sync runs in one implicit transaction:
+    // an error aborts the rest, and nothing is committed.
+    // Nonblocking sends: while the output buffer drains, read what the
+    // server already answered, so a big batch can never deadlock with
+    // both sides blocked on full socket buffers.
+    bool send_ok = PQsetnonblocking(c, 1) == 0;
+    auto flush_all = [&] {
         for (;;) {
-            ResultPtr r(PQgetResult(c));
-            if (!r) {
-                // A NULL ends each statement's results; more than a couple in a
-                // row means the connection went away.
-                if (PQstatus(c) != CONNECTION_OK || ++nulls > 2) {
-                    std::string msg = trim(PQerrorMessage(c));
-                    conn.reset();
-                    throw NotConnected("connection to the database lost: " + msg, "08006");
-                }
-                continue;
-            }
-            nulls = 0;
-            auto st = PQresultStatus(r.get());
-            if (st == PGRES_PIPELINE_SYNC) break;
-            if (st == PGRES_TUPLES_OK) {
-                ids.push_back(single_bigint(r.get()));
-            } else if (st == PGRES_PIPELINE_ABORTED) {
-                ids.push_back(std::nullopt);
-            } else {
-                if (!first_error) first_error = std::move(r);
-                ids.push_back(std::nullopt);
-                if (PQstatus(c) != CONNECTION_OK) {
-                    conn.reset();
-                    throw NotConnected("connection to the database lost", "08006");
-                }
-            }
+            int f = PQflush(c);
+            if (f == 0) return true;
+            if (f < 0) return false;
+            pollfd pfd{PQsocket(c), POLLIN | POLLOUT, 0};
+            if (::poll(&pfd, 1, 30000) <= 0) return false;
+            if ((pfd.revents & POLLIN) && !PQconsumeInput(c)) return false;
         }
-        if (!PQexitPipelineMode(c)) {
-            conn.reset();
-            throw NotConnected("could not leave pipeline mode", "08006");
+    };
+    std::size_t since_flush = 0;
+    for (const auto& ev : events) {
+        if (!send_ok) break;
+        EventParams p(ev);
+        send_ok = PQsendQueryPrepared(c, kInsert.name, EventParams::N, p.ptr, nullptr, nullptr, 0) == 1;
+        if (send_ok && ++since_flush == 64) {
+            send_ok = flush_all();
+            since_flush = 0;
         }
-        if (first_error) fail(first_error.get());
-        return ids;
     }
-};
+    if (send_ok) send_ok = PQpipelineSync(c) == 1 && flush_all();
+    if (send_ok) send_ok = PQsetnonblocking(c, 0) == 0;
+    if (!send_ok) {
+        std::string msg = trim(PQerrorMessage(c));
+        conn.reset();  // the pipeline state is unknown: start over on reconnect
+        throw NotConnected("connection to the database lost: " + msg, "08006");
+    }
+    ids.reserve(events.size());
+    ResultPtr first_error;
+    int nulls = 0;
+    for (;;) {
+        ResultPtr r(PQgetResult(c));
+        if (!r) {
+            // A NULL ends each statement's results; more than a couple in a
+            // row means the connection went away.
+            if (PQstatus(c) != CONNECTION_OK || ++nulls > 2) {
+                std::string msg = trim(PQerrorMessage(c));
+                conn.reset();
+                throw NotConnected("connection to the database lost: " + msg, "08006");
+            }
+            continue;
+        }
+        nulls = 0;
+        auto st = PQresultStatus(r.get());
+        if (st == PGRES_PIPELINE_SYNC) break;
+        if (st == PGRES_TUPLES_OK) {
+            ids.push_back(single_bigint(r.get()));
+        } else if (st == PGRES_PIPELINE_ABORTED) {
+            ids.push_back(std::nullopt);
+        } else {
+            if (!first_error) first_error = std::move(r);
+            ids.push_back(std::nullopt);
+            if (PQstatus(c) != CONNECTION_OK) {
+                conn.reset();
+                throw NotConnected("connection to the database lost", "08006");
+            }
+        }
+    }
+    if (!PQexitPipelineMode(c)) {
+        conn.reset();
+        throw NotConnected("could not leave pipeline mode", "08006");
+    }
+    if (first_error) fail(first_error.get());
+    return ids;
+}
+
 
 Client::Client(const std::string& conninfo) : impl_(std::make_unique<Impl>()) {
     impl_->conninfo = conninfo;
@@ -311,18 +267,13 @@ std::string Client::quote_ident(const std::string& ident) const { return impl_->
 
 std::optional<std::int64_t> Client::insert(const UsageEvent& ev) {
     EventParams p(ev);
-    auto r = impl_->exec_prepared(kInsert, EventParams::N, p.ptr);
-    return single_bigint(r.get());
+    return single_bigint(impl_->run(kInsert, p.ptr).get());
 }
 
 std::optional<std::int64_t> Client::insert(const UsageEvent& ev, std::int64_t reservation_id) {
-    EventParams p(ev);
-    std::string id = std::to_string(reservation_id);
-    const char* v[EventParams::N + 1];
-    for (int i = 0; i < EventParams::N; ++i) v[i] = p.ptr[i];
-    v[EventParams::N] = id.c_str();
-    auto r = impl_->exec_prepared(kInsertSettle, EventParams::N + 1, v);
-    return single_bigint(r.get());
+    UsageEvent settled = ev;
+    settled.reservation_id = reservation_id;
+    return insert(settled);
 }
 
 std::vector<std::optional<std::int64_t>> Client::insert_batch(const std::vector<UsageEvent>& events) {
@@ -334,19 +285,19 @@ std::optional<std::int64_t> Client::insert_usage(const UsageEvent& ev, const std
     EventParams p(ev);
     // usage_log_insert_usage(user_id, provider, model, usage, endpoint, request_type,
     // session_id, message_id, request_id, occurred_at, latency_ms, success,
-    // error_type, metadata, service_tier, usage_format)
-    const char* v[16] = {p.ptr[0],  p.ptr[8],  p.ptr[1],  usage_json.c_str(), p.ptr[9],  p.ptr[10],
+    // error_type, metadata, service_tier, usage_format, reservation_id)
+    const char* v[17] = {p.ptr[0],  p.ptr[8],  p.ptr[1],  usage_json.c_str(), p.ptr[9],  p.ptr[10],
                          p.ptr[11], p.ptr[12], p.ptr[13], p.ptr[14],          p.ptr[15], p.ptr[16],
-                         p.ptr[17], p.ptr[18], p.ptr[19], usage_format ? usage_format->c_str() : nullptr};
-    auto r = impl_->exec_prepared(kInsertUsage, 16, v);
-    return single_bigint(r.get());
+                         p.ptr[17], p.ptr[18], p.ptr[19], usage_format ? usage_format->c_str() : nullptr,
+                         p.ptr[20]};
+    return single_bigint(impl_->run(kInsertUsage, v).get());
 }
 
 TokenBuckets Client::normalize(const std::string& usage_json, const std::optional<std::string>& provider,
                                const std::optional<std::string>& usage_format) {
     const char* v[3] = {usage_json.c_str(), provider ? provider->c_str() : nullptr,
                         usage_format ? usage_format->c_str() : nullptr};
-    auto r = impl_->exec_prepared(kNormalize, 3, v);
+    auto r = impl_->run(kNormalize, v);
     TokenBuckets b;
     auto num = [&](int c) { return std::stoll(PQgetvalue(r.get(), 0, c)); };
     b.input_tokens = num(0);

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "tokenledger/error.hpp"
+#include "tokenledger/usd.hpp"
 
 namespace tokenledger {
 namespace {
@@ -27,15 +28,7 @@ std::string json_string(const std::string& s) {
 
 // An amount in the limit's unit as an exact decimal: nano-USD as USD.
 std::string amount(std::int64_t v, const std::string& unit) {
-    if (unit != "usd") return std::to_string(v);
-    bool neg = v < 0;
-    unsigned long long a = neg ? 0ULL - static_cast<unsigned long long>(v) : static_cast<unsigned long long>(v);
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%s%llu.%09llu", neg ? "-" : "", a / 1000000000ULL, a % 1000000000ULL);
-    std::string s = buf;
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
-    return s;
+    return unit == "usd" ? Usd::from_nano(v).str() : std::to_string(v);
 }
 
 std::string json_amount(const std::optional<std::int64_t>& v, const std::string& unit) {

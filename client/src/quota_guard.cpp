@@ -11,84 +11,21 @@
 #include <thread>
 #include <vector>
 
+#include "quota_sql.hpp"
+
 namespace tokenledger {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct ConnDeleter {
-    void operator()(PGconn* c) const noexcept { PQfinish(c); }
-};
-struct ResultDeleter {
-    void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-using ConnPtr = std::unique_ptr<PGconn, ConnDeleter>;
-using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+using detail::ConnPtr;
+using detail::ResultPtr;
+using detail::error_field;
+using detail::trim;
 
 const char* kCheck = "tl_guard_check";
 const char* kReserve = "tl_guard_reserve";
 const char* kRelease = "tl_guard_release";
-
-std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
-std::string field(const PGresult* r, int code) {
-    const char* v = r ? PQresultErrorField(r, code) : nullptr;
-    return v ? v : "";
-}
-
-// nano-USD as the numeric USD text quota_check expects (exact).
-std::string usd_text(std::int64_t nano) {
-    bool neg = nano < 0;
-    unsigned long long a = neg ? 0ULL - static_cast<unsigned long long>(nano) : static_cast<unsigned long long>(nano);
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%s%llu.%09llu", neg ? "-" : "", a / 1000000000ULL, a % 1000000000ULL);
-    return buf;
-}
-
-// The decision columns, in the base unit (nano-USD for usd limits), times
-// as epoch microseconds: no text parsing of numerics or timestamps.
-std::string decision_columns() {
-    auto amount = [](const char* c) {
-        return std::string("CASE d.unit WHEN 'usd' THEN (d.") + c + " * 1000000000)::bigint ELSE d." + c +
-               "::bigint END";
-    };
-    return "d.allowed, d.limit_name, d.unit, " + amount("used") + ", " + amount("reserved") + ", " +
-           amount("limit_value") + ", " + amount("remaining") +
-           ", (extract(epoch FROM d.resets_at) * 1000000)::bigint, d.retry_after, d.blocked, d.block_reason, d.plan";
-}
-
-std::optional<std::int64_t> opt_int(const PGresult* r, int c) {
-    if (PQgetisnull(r, 0, c)) return std::nullopt;
-    return std::stoll(PQgetvalue(r, 0, c));
-}
-
-std::optional<std::chrono::system_clock::time_point> opt_time(const PGresult* r, int c) {
-    auto us = opt_int(r, c);
-    if (!us) return std::nullopt;
-    return std::chrono::system_clock::time_point(std::chrono::microseconds(*us));
-}
-
-std::string text(const PGresult* r, int c) { return PQgetisnull(r, 0, c) ? "" : PQgetvalue(r, 0, c); }
-
-QuotaDecision parse_decision(const PGresult* r, int at) {
-    QuotaDecision d;
-    d.allowed = text(r, at) == "t";
-    d.limit_name = text(r, at + 1);
-    d.unit = text(r, at + 2);
-    d.used = opt_int(r, at + 3);
-    d.reserved = opt_int(r, at + 4);
-    d.limit = opt_int(r, at + 5);
-    d.remaining = opt_int(r, at + 6);
-    d.resets_at = opt_time(r, at + 7);
-    if (auto ra = opt_int(r, at + 8)) d.retry_after = static_cast<std::int32_t>(*ra);
-    d.blocked = text(r, at + 9) == "t";
-    d.block_reason = text(r, at + 10);
-    d.plan = text(r, at + 11);
-    return d;
-}
 
 }  // namespace
 
@@ -175,11 +112,11 @@ struct QuotaGuard::Impl {
     }
 
     [[noreturn]] void fail(const PGresult* r, const char* what) {
-        std::string state = field(r, PG_DIAG_SQLSTATE);
+        std::string state = error_field(r, PG_DIAG_SQLSTATE);
         if (state.empty() || PQstatus(conn.get()) != CONNECTION_OK) lost(what);
-        std::string msg = field(r, PG_DIAG_MESSAGE_PRIMARY);
+        std::string msg = error_field(r, PG_DIAG_MESSAGE_PRIMARY);
         throw_for_sqlstate(msg.empty() ? trim(PQresultErrorMessage(r)) : msg, state,
-                           field(r, PG_DIAG_MESSAGE_HINT));
+                           error_field(r, PG_DIAG_MESSAGE_HINT));
     }
 
     // Connects without blocking past the deadline, sets statement_timeout
@@ -218,12 +155,10 @@ struct QuotaGuard::Impl {
         if (!q) lost("connect");
         std::string s = q;
         PQfreemem(q);
-        const std::string cols = decision_columns();
         const std::pair<const char*, std::string> stmts[] = {
-            {kCheck, "SELECT " + cols + " FROM " + s + ".quota_check($1, $2::bigint, $3::numeric) d"},
-            {kReserve, "SELECT d.reservation_id, (extract(epoch FROM d.expires_at) * 1000000)::bigint, " + cols +
-                           " FROM " + s + ".quota_reserve($1, $2::bigint, $3::numeric, $4::bigint * interval '1 second') d"},
-            {kRelease, "SELECT " + s + ".quota_release($1::bigint)"},
+            {kCheck, detail::with_schema(detail::quota_check_sql(), s)},
+            {kReserve, detail::with_schema(detail::quota_reserve_sql(), s)},
+            {kRelease, detail::with_schema(detail::quota_release_sql(), s)},
         };
         for (auto& [name, sql] : stmts)
             run([&](PGconn* c) { return PQsendPrepare(c, name, sql.c_str(), 0, nullptr); }, PGRES_COMMAND_OK, deadline,
@@ -251,14 +186,10 @@ struct QuotaGuard::Impl {
         return run(send, PGRES_TUPLES_OK, deadline, what);
     }
 
-    QuotaDecision decide(const char* name, std::vector<std::string> params, int first_col, const char* what) {
+    QuotaDecision decide(const char* name, const std::vector<std::string>& params, const char* what) {
         try {
             auto r = exec(name, params, what);
-            QuotaDecision d = parse_decision(r.get(), first_col);
-            if (first_col > 0) {
-                if (auto id = opt_int(r.get(), 0)) d.reservation_id = id;
-                d.expires_at = opt_time(r.get(), 1);
-            }
+            QuotaDecision d = detail::read_quota_decision(r.get(), name == kReserve);
             d.unavailable_status = opt.unavailable_status;
             return d;
         } catch (const InvalidInput&) {
@@ -293,20 +224,20 @@ QuotaGuard::QuotaGuard(QuotaGuard&&) noexcept = default;
 QuotaGuard& QuotaGuard::operator=(QuotaGuard&&) noexcept = default;
 
 QuotaDecision QuotaGuard::check(const std::string& user_id, std::int64_t est_tokens, std::int64_t est_cost_nano_usd) {
-    return impl_->decide(kCheck, {user_id, std::to_string(est_tokens), usd_text(est_cost_nano_usd)}, 0, "check");
+    return impl_->decide(kCheck, detail::quota_params(user_id, est_tokens, est_cost_nano_usd), "check");
 }
 
 QuotaDecision QuotaGuard::reserve(const std::string& user_id, std::int64_t est_tokens, std::int64_t est_cost_nano_usd,
                                   std::chrono::seconds ttl) {
     if (ttl == std::chrono::seconds::zero()) ttl = impl_->opt.reservation_ttl;
-    return impl_->decide(
-        kReserve, {user_id, std::to_string(est_tokens), usd_text(est_cost_nano_usd), std::to_string(ttl.count())}, 2,
-        "reserve");
+    auto params = detail::quota_params(user_id, est_tokens, est_cost_nano_usd);
+    params.push_back(std::to_string(ttl.count()));
+    return impl_->decide(kReserve, params, "reserve");
 }
 
 bool QuotaGuard::release(std::int64_t reservation_id) {
     auto r = impl_->exec(kRelease, {std::to_string(reservation_id)}, "release");
-    return text(r.get(), 0) == "t";
+    return detail::RowReader(r.get(), 0).boolean();
 }
 
 bool QuotaGuard::connected() const noexcept {

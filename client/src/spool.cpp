@@ -13,7 +13,7 @@ namespace tokenledger {
 namespace detail {
 namespace {
 
-const char kMagic[4] = {'T', 'L', 'S', '1'};
+const char kMagic[2][4] = {{'T', 'L', 'S', '1'}, {'T', 'L', 'S', '2'}};
 constexpr std::size_t kHeader = 12;
 constexpr std::uint32_t kMaxPayload = 16u << 20;
 
@@ -65,6 +65,13 @@ struct Reader {
     }
 };
 
+// The record version a header starts with, 0 when it is no record.
+int magic_version(const char* p) noexcept {
+    for (int v = 1; v <= 2; ++v)
+        if (std::memcmp(p, kMagic[v - 1], 4) == 0) return v;
+    return 0;
+}
+
 [[noreturn]] void io_error(const std::string& what, const std::string& path) {
     throw Error("spool " + what + " failed for " + path + ": " + std::strerror(errno), "58030");
 }
@@ -78,6 +85,8 @@ std::uint32_t crc32(const void* data, std::size_t len) noexcept {
     for (std::size_t i = 0; i < len; ++i) c = table.t[(c ^ p[i]) & 0xff] ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;
 }
+
+int event_version(const UsageEvent& e) noexcept { return e.reservation_id ? 2 : 1; }
 
 std::string encode_event(const UsageEvent& e) {
     std::string s;
@@ -102,10 +111,11 @@ std::string encode_event(const UsageEvent& e) {
     put_opt(s, e.error_type);
     put_opt(s, e.metadata);
     put_str(s, e.service_tier);
+    if (event_version(e) >= 2) put_i64(s, *e.reservation_id);
     return s;
 }
 
-bool decode_event(const std::string& payload, UsageEvent& e) {
+bool decode_event(const std::string& payload, UsageEvent& e, int version) {
     Reader r{payload};
     e.user_id = r.str();
     e.model = r.str();
@@ -128,6 +138,7 @@ bool decode_event(const std::string& payload, UsageEvent& e) {
     e.error_type = r.opt();
     e.metadata = r.opt();
     e.service_tier = r.str();
+    if (version >= 2) e.reservation_id = r.i64();
     return r.ok && r.pos == payload.size();
 }
 
@@ -160,7 +171,7 @@ void Spool::append(const std::vector<UsageEvent>& events) {
     std::string buf;
     for (const auto& ev : events) {
         std::string p = encode_event(ev);
-        buf.append(kMagic, 4);
+        buf.append(kMagic[event_version(ev) - 1], 4);
         put_u32(buf, static_cast<std::uint32_t>(p.size()));
         put_u32(buf, crc32(p.data(), p.size()));
         buf += p;
@@ -211,12 +222,13 @@ Spool::Chunk Spool::read(std::uint64_t offset, std::size_t max_events) const {
         std::uint32_t len, crc;
         std::memcpy(&len, hdr.data() + 4, 4);
         std::memcpy(&crc, hdr.data() + 8, 4);
-        bool magic_ok = std::memcmp(hdr.data(), kMagic, 4) == 0;
+        int version = magic_version(hdr.data());
+        bool magic_ok = version != 0;
         if (magic_ok && len <= kMaxPayload && sz - pos - kHeader < len) break;  // incomplete: torn tail
         bool ok = magic_ok && len <= kMaxPayload && pread_all(pos + kHeader, len, payload) &&
                   crc32(payload.data(), payload.size()) == crc;
         UsageEvent ev;
-        if (ok && decode_event(payload, ev)) {
+        if (ok && decode_event(payload, ev, version)) {
             c.events.push_back(std::move(ev));
             pos += kHeader + len;
             c.end = pos;
@@ -227,7 +239,7 @@ Spool::Chunk Spool::read(std::uint64_t offset, std::size_t max_events) const {
         std::uint64_t next = pos + 1, found = 0;
         std::string probe;
         while (next + kHeader <= sz) {
-            if (pread_all(next, 4, probe) && std::memcmp(probe.data(), kMagic, 4) == 0) {
+            if (pread_all(next, 4, probe) && magic_version(probe.data()) != 0) {
                 std::string h2, p2;
                 std::uint32_t l2, c2;
                 if (pread_all(next, kHeader, h2)) {

@@ -1,8 +1,12 @@
 // Internal: the recorder's spool file.
 //
-// Append-only file of records: magic "TLS1" (4 bytes), payload length
-// (uint32), CRC-32 of the payload (uint32), payload (one encoded
-// UsageEvent). Appends are written with one write() per batch and fsync'd.
+// Append-only file of records: magic (4 bytes), payload length (uint32),
+// CRC-32 of the payload (uint32), payload (one encoded UsageEvent). The
+// magic is the payload's version: "TLS1" for the original layout, "TLS2"
+// for TLS1's fields followed by the reservation id. Events without a
+// reservation id are still written as TLS1, so a spool without holds stays
+// readable by older libraries; both are read. Appends are written with one
+// write() per batch and fsync'd.
 // A record whose bytes are incomplete or whose CRC does not match is skipped
 // and counted (torn); a torn tail left by a crash is cut off when the file
 // is opened, so later appends start on a record boundary.
@@ -17,8 +21,10 @@ namespace tokenledger {
 namespace detail {
 
 std::uint32_t crc32(const void* data, std::size_t len) noexcept;
-std::string encode_event(const UsageEvent& ev);
-bool decode_event(const std::string& payload, UsageEvent& ev);
+/// The record version an event is written with (1 or 2, see above).
+int event_version(const UsageEvent& ev) noexcept;
+std::string encode_event(const UsageEvent& ev);  ///< in event_version(ev)'s layout
+bool decode_event(const std::string& payload, UsageEvent& ev, int version = 1);
 
 class Spool {
 public:

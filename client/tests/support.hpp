@@ -1,11 +1,13 @@
 // Shared helpers for the client tests. They run against the database named
 // by the PG* environment variables (make test's private cluster).
 #pragma once
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -76,9 +78,132 @@ struct Server {
     }
 };
 
+// Midnight UTC of a past day (2002-2019) no other test run is likely to
+// use: tests that read exact report totals put their events there.
+inline std::chrono::system_clock::time_point unique_day() {
+    auto seed = static_cast<unsigned long long>(::getpid()) * 7919ULL +
+                static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
+    long long day = 11688 + static_cast<long long>(seed % 6500);  // days since 1970: 2002-01-01 on
+    return std::chrono::system_clock::time_point(std::chrono::hours(24 * day));
+}
+
+// A login role that is a member of one of the extension's roles, dropped
+// again at the end (declare it before the Client that logs in with it).
+struct TempRole {
+    tokenledger::Client admin;
+    std::string name;
+    explicit TempRole(const std::string& member_of)
+        : name("tl_ct_" + member_of + "_" + std::to_string(::getpid())) {
+        admin.query("DROP ROLE IF EXISTS " + admin.quote_ident(name));
+        admin.query("CREATE ROLE " + admin.quote_ident(name) + " LOGIN IN ROLE " + admin.quote_ident(member_of));
+    }
+    ~TempRole() {
+        try {
+            admin.query("DROP ROLE " + admin.quote_ident(name));
+        } catch (...) {
+        }
+    }
+    std::string conninfo() const { return "user=" + name; }
+};
+
+// A database of its own with the extension installed, dropped at the end:
+// for tests whose effects reach the whole ledger (partitions, retention).
+struct ScratchDb {
+    tokenledger::Client admin;
+    std::string name;
+    explicit ScratchDb(const std::string& tag) : name("tl_ct_" + tag + "_" + std::to_string(::getpid())) {
+        admin.query("DROP DATABASE IF EXISTS " + admin.quote_ident(name));
+        admin.query("CREATE DATABASE " + admin.quote_ident(name));
+        // Client insists on the extension, so it is installed with plain libpq.
+        std::unique_ptr<PGconn, decltype(&PQfinish)> raw(PQconnectdb(conninfo().c_str()), &PQfinish);
+        std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(raw.get(), "CREATE EXTENSION tokenledger"), &PQclear);
+        REQUIRE(PQresultStatus(r.get()) == PGRES_COMMAND_OK);
+    }
+    ~ScratchDb() {
+        try {
+            admin.query("DROP DATABASE " + admin.quote_ident(name) + " WITH (FORCE)");
+        } catch (...) {
+        }
+    }
+    std::string conninfo() const { return "dbname=" + name; }
+};
+
+// Runs f and checks that it throws an Error with this SQLSTATE.
+template <class F>
+void expect_sqlstate(F&& f, const std::string& sqlstate) {
+    try {
+        f();
+        FAIL("no error, expected SQLSTATE " + sqlstate);
+    } catch (const tokenledger::Error& e) {
+        CHECK(e.sqlstate() == sqlstate);
+    }
+}
+
+// A plain event of `tokens` input tokens.
+inline tokenledger::UsageEvent event_of(const std::string& user, const std::string& model, std::int64_t tokens = 10) {
+    tokenledger::UsageEvent e;
+    e.user_id = user;
+    e.model = model;
+    e.input_tokens = tokens;
+    return e;
+}
+
 // A function of the extension, schema-qualified.
 inline std::string fn(tokenledger::Client& c, const std::string& name) {
     return c.quote_ident(c.schema()) + "." + name;
 }
 
+// A price for a provider's model from valid_from on, input and output in
+// USD per million tokens (other buckets: the catalog's fallbacks).
+inline tokenledger::PriceSpec price(const std::string& provider, const std::string& model,
+                                    std::chrono::system_clock::time_point valid_from, const char* input,
+                                    const char* output) {
+    tokenledger::PriceSpec s;
+    s.provider = provider;
+    s.model = model;
+    s.valid_from = valid_from;
+    s.input_per_mtok = tokenledger::Usd::parse(input);
+    s.output_per_mtok = tokenledger::Usd::parse(output);
+    return s;
+}
+
+// Sets up prefix + "plan" with these limits and puts prefix + "user" on
+// it, so tests never share limits; returns the user.
+inline std::string user_on_plan(tokenledger::Client& c, const std::string& prefix, tokenledger::QuotaPlan limits) {
+    limits.plan = prefix + "plan";
+    c.quota_plan_set(limits);
+    c.quota_assign(prefix + "user", limits.plan);
+    return prefix + "user";
+}
+
+// The user's quota holds not yet settled, released or swept.
+inline long long count_holds(tokenledger::Client& c, const std::string& user) {
+    auto t = c.query("SELECT count(*) FROM " + fn(c, "quota_reservations") + " WHERE user_id = $1", {user});
+    return std::stoll(*t.rows[0][0]);
+}
+
 }  // namespace tltest
+
+// Failure messages show amounts and token buckets, not "{?}".
+namespace Catch {
+template <>
+struct StringMaker<tokenledger::Usd> {
+    static std::string convert(const tokenledger::Usd& v) { return v.str() + " USD"; }
+};
+template <>
+struct StringMaker<tokenledger::TokenCounts> {
+    static std::string convert(const tokenledger::TokenCounts& t) {
+        return "{in " + std::to_string(t.input_tokens) + ", out " + std::to_string(t.output_tokens) + ", cache read " +
+               std::to_string(t.cache_read_tokens) + ", cache write " + std::to_string(t.cache_write_tokens) + " + " +
+               std::to_string(t.cache_write_1h_tokens) + ", reasoning " + std::to_string(t.reasoning_tokens) + "}";
+    }
+};
+template <>
+struct StringMaker<tokenledger::CostBreakdown> {
+    static std::string convert(const tokenledger::CostBreakdown& c) {
+        return "{in " + c.input.str() + ", out " + c.output.str() + ", cache read " + c.cache_read.str() +
+               ", cache write " + c.cache_write.str() + ", reasoning " + c.reasoning.str() + ", total " +
+               c.total.str() + "}";
+    }
+};
+}  // namespace Catch

@@ -328,9 +328,16 @@ TEST_CASE("record --reservation settles a hold", "[cli][quota]") {
     REQUIRE(r.rows[0][0]);
     auto out = cli({"record", "--user", p + "u", "--model", "gpt-4o", "--input", "3", "--reservation", *r.rows[0][0]});
     CHECK(out.status == 0);
-    auto left = c.query("SELECT count(*) FROM " + fn(c, "quota_reservations") + " WHERE user_id = $1", {p + "u"});
-    CHECK(*left.rows[0][0] == "0");
+    CHECK(tltest::count_holds(c, p + "u") == 0);
     CHECK(tltest::count_rows(c, p) == 1);
+    // The same from a raw usage object.
+    auto d = c.quota_reserve(p + "u", 10);
+    REQUIRE(d.reservation_id);
+    auto usage = cli({"record", "--user", p + "u", "--model", "gpt-4o", "--provider", "openai", "--usage",
+                      R"({"prompt_tokens": 3})", "--reservation", std::to_string(*d.reservation_id)});
+    CHECK(usage.status == 0);
+    CHECK(tltest::count_holds(c, p + "u") == 0);
+    CHECK(tltest::count_rows(c, p) == 2);
 }
 
 // ---- prices ------------------------------------------------------------------

@@ -28,19 +28,8 @@ struct Fixture {
         admin.query("SELECT " + fn(admin, "quota_plan_set") + "($1, " + limits + ")", {plan});
         admin.query("SELECT " + fn(admin, "quota_assign") + "($1, $2)", {user, plan});
     }
-    UsageEvent event(std::int64_t tokens = 10) {
-        UsageEvent e;
-        e.user_id = user;
-        e.model = "guard-test-model";
-        e.input_tokens = tokens;
-        return e;
-    }
-    long long holds() {
-        auto t = admin.query("SELECT count(*) FROM " + admin.quote_ident(admin.schema()) +
-                                 ".quota_reservations WHERE user_id = $1",
-                             {user});
-        return std::stoll(*t.rows[0][0]);
-    }
+    UsageEvent event(std::int64_t tokens = 10) { return tltest::event_of(user, "guard-test-model", tokens); }
+    long long holds() { return tltest::count_holds(admin, user); }
 };
 
 QuotaGuardOptions options(FailPolicy policy, std::chrono::milliseconds timeout = 300ms,

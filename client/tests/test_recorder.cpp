@@ -194,6 +194,58 @@ TEST_CASE("with the database unreachable events go to the spool - the next recor
     ::unlink(spool.c_str());
 }
 
+// Reservations settled through the Recorder: directly (both send methods)
+// and after a round trip through the spool (the reservation id is part of
+// the spooled record).
+TEST_CASE("an event's reservation_id settles its hold when the Recorder sends it", "[recorder][quota]") {
+    Client c;
+    QuotaPlan limits;
+    limits.requests_per_day = 100;
+    limits.tokens_per_day = 100000;
+    auto user = tltest::user_on_plan(c, unique_prefix("rec-hold"), limits);
+    auto holds = [&] { return tltest::count_holds(c, user); };
+    auto reserved_event = [&](int i) {
+        auto d = c.quota_reserve(user, 5000);
+        REQUIRE(d.reservation_id);
+        auto e = ev(user, i);
+        e.reservation_id = d.reservation_id;
+        return e;
+    };
+    auto spool = tltest::temp_path("rec-hold");
+    SECTION("sent at once, by either send method") {
+        auto o = options(spool);
+        o.send_method = GENERATE(SendMethod::BatchFunction, SendMethod::Pipeline);
+        Recorder r(o);
+        for (int i = 0; i < 3; ++i) r.record(reserved_event(i));
+        r.record(ev(user, 9));  // no hold
+        CHECK(holds() == 3);
+        REQUIRE(r.flush(10s));
+        CHECK(holds() == 0);
+    }
+    SECTION("spooled while the database is unreachable, then replayed") {
+        {
+            auto o = options(spool);
+            o.conninfo = tltest::unreachable_conninfo();
+            Recorder r(o);
+            for (int i = 0; i < 3; ++i) r.record(reserved_event(i));
+            CHECK_FALSE(r.flush(200ms));
+        }
+        CHECK(holds() == 3);
+        Recorder r(options(spool));
+        REQUIRE(r.flush(30s));
+        CHECK(r.stats().replayed == 3);
+        CHECK(holds() == 0);
+    }
+    // The recorded usage replaced the estimates (5000 tokens each).
+    auto tokens = c.query("SELECT sum(total_tokens) FROM " + tltest::fn(c, "usage_log") + " WHERE user_id = $1", {user});
+    for (auto& l : c.quota_status(user).limits) {
+        CHECK(l.reserved == 0);
+        if (l.limit_name == "tokens_per_day") CHECK(l.used == std::stoll(*tokens.rows[0][0]));
+        if (l.limit_name == "requests_per_day") CHECK(l.used == count_rows(c, user));
+    }
+    ::unlink(spool.c_str());
+}
+
 TEST_CASE("the spool is replayed after the recording process is killed", "[recorder][fault]") {
     auto p = unique_prefix("rec-kill");
     auto spool = tltest::temp_path("rec-kill");

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <iterator>
 
 #include "spool.hpp"
 #include "support.hpp"
@@ -124,6 +125,113 @@ TEST_CASE("a corrupt record in the middle is skipped - the rest is kept", "[spoo
     check_same(c.events[1], sample(3));
     REQUIRE(c.problems.size() == 1);
     CHECK(c.problems[0].find("corrupt record") != std::string::npos);
+    ::unlink(path.c_str());
+}
+
+// The TLS1 layout, byte by byte, as libraries without reservation ids wrote
+// it (independent of encode_event, so a change to the writer cannot hide).
+static std::string v1_record(const UsageEvent& e) {
+    std::string p;
+    auto u32 = [&](std::uint32_t v) { p.append(reinterpret_cast<const char*>(&v), 4); };
+    auto i64 = [&](std::int64_t v) { p.append(reinterpret_cast<const char*>(&v), 8); };
+    auto str = [&](const std::string& v) {
+        u32(static_cast<std::uint32_t>(v.size()));
+        p += v;
+    };
+    auto opt = [&](const std::optional<std::string>& v) {
+        p.push_back(v ? 1 : 0);
+        if (v) str(*v);
+    };
+    str(e.user_id);
+    str(e.model);
+    for (auto v : {e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_write_tokens,
+                   e.cache_write_1h_tokens, e.reasoning_tokens})
+        i64(v);
+    opt(e.provider);
+    opt(e.endpoint);
+    str(e.request_type);
+    opt(e.session_id);
+    opt(e.message_id);
+    opt(e.request_id);
+    p.push_back(1);
+    i64(std::chrono::duration_cast<std::chrono::microseconds>(e.occurred_at->time_since_epoch()).count());
+    p.push_back(1);
+    i64(*e.latency_ms);
+    p.push_back(e.success ? 1 : 0);
+    opt(e.error_type);
+    opt(e.metadata);
+    str(e.service_tier);
+    std::string rec = "TLS1";
+    std::uint32_t len = static_cast<std::uint32_t>(p.size()), crc = detail::crc32(p.data(), p.size());
+    rec.append(reinterpret_cast<const char*>(&len), 4);
+    rec.append(reinterpret_cast<const char*>(&crc), 4);
+    return rec + p;
+}
+
+static std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("a spool written before reservation ids (TLS1) is read - events without one are still TLS1",
+          "[spool]") {
+    auto path = tltest::temp_path("spool-v1");
+    {
+        std::ofstream out(path, std::ios::binary);
+        out << v1_record(sample(1)) << v1_record(sample(2));
+    }
+    {
+        Spool s(path);
+        CHECK(s.torn_at_open() == 0);
+        auto c = s.read(0, 100);
+        REQUIRE(c.events.size() == 2);
+        CHECK(c.torn == 0);
+        check_same(c.events[0], sample(1));
+        check_same(c.events[1], sample(2));
+        CHECK_FALSE(c.events[0].reservation_id);
+        s.truncate_if(s.size());
+        s.append({sample(3)});
+    }
+    // What this library writes for an event without a hold is byte for byte the old record.
+    CHECK(file_bytes(path) == v1_record(sample(3)));
+    ::unlink(path.c_str());
+}
+
+TEST_CASE("events with a reservation id are TLS2 records - mixed with TLS1, in order", "[spool]") {
+    auto path = tltest::temp_path("spool-v2");
+    auto held = [](int i) {
+        auto e = sample(i);
+        e.reservation_id = 7000000000LL + i;
+        return e;
+    };
+    {
+        Spool s(path);
+        s.append({held(1), sample(2)});
+        s.append({held(3)});
+        auto c = s.read(0, 100);
+        REQUIRE(c.events.size() == 3);
+        check_same(c.events[0], held(1));
+        CHECK(c.events[0].reservation_id == 7000000001LL);
+        CHECK_FALSE(c.events[1].reservation_id);
+        CHECK(c.events[2].reservation_id == 7000000003LL);
+    }
+    auto bytes = file_bytes(path);
+    CHECK(bytes.substr(0, 4) == "TLS2");
+    CHECK(bytes.find("TLS1") != std::string::npos);
+    {
+        // A corrupt TLS2 record is skipped; the next one is found by its magic.
+        int fd = ::open(path.c_str(), O_RDWR);
+        REQUIRE(fd >= 0);
+        char b = 0x5a;
+        REQUIRE(::pwrite(fd, &b, 1, 20) == 1);
+        ::close(fd);
+        Spool s(path);
+        auto c = s.read(0, 100);
+        CHECK(c.torn == 1);
+        REQUIRE(c.events.size() == 2);
+        CHECK_FALSE(c.events[0].reservation_id);
+        CHECK(c.events[1].reservation_id == 7000000003LL);
+    }
     ::unlink(path.c_str());
 }
 

@@ -72,7 +72,9 @@ struct RecorderStats {
 /// request path. Every event gets an occurred_at (stamped in record() when
 /// unset) and a request id (generated when the app gave none, by the
 /// background thread before the event is first sent or spooled), so a batch
-/// that is retried or replayed is counted exactly once by the server.
+/// that is retried or replayed is counted exactly once by the server. An
+/// event's reservation_id travels with it, through the spool too: the hold
+/// is settled in the transaction that records the event.
 ///
 /// record() only moves the event into a pre-allocated buffer (one of several
 /// shards; a thread always uses the same one, so its events keep their
