@@ -61,7 +61,6 @@ constexpr Statement kSweep{"tl_quota_sweep_reservations", "SELECT {schema}.quota
 constexpr Statement kPrune{"tl_quota_prune_counters", "SELECT {schema}.quota_prune_counters()", 0};
 constexpr Statement kRebuild{"tl_quota_rebuild_counters", "SELECT {schema}.quota_rebuild_counters()", 0};
 constexpr Statement kFlush{"tl_quota_counters_flush", "SELECT {schema}.quota_counters_flush()", 0};
-constexpr Statement kApplyDeltas{"tl_quota_apply_cost_deltas", "SELECT {schema}.quota_apply_cost_deltas()", 0};
 
 // A PostgreSQL array literal of integers: {50,80,100}.
 std::string int_array(const std::vector<std::int32_t>& v) {
@@ -169,6 +168,5 @@ std::int32_t Client::quota_counters_flush() {
     return static_cast<std::int32_t>(RowReader(impl_->run(kFlush, Params{}).get(), 0).i64());
 }
 
-void Client::quota_apply_cost_deltas() { impl_->run(kApplyDeltas, Params{}); }
 
 }  // namespace tokenledger

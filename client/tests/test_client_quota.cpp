@@ -398,35 +398,6 @@ TEST_CASE("quota_counters_flush writes a transaction's counters before commit", 
     CHECK(fx.limit(fx.c.quota_status(fx.user), "tokens_per_day")->used == 9);
 }
 
-TEST_CASE("quota_apply_cost_deltas adds a reprice's deltas to the counters", "[client][quota]") {
-    Fixture fx;
-    QuotaPlan qp;
-    qp.plan = fx.plan;
-    qp.cost_per_day = Usd::parse("1");
-    fx.c.quota_plan_set(qp);
-    fx.c.insert(fx.event());
-    expect_sqlstate([&] { fx.c.quota_apply_cost_deltas(); }, "42P01");  // usage_reprice's table is missing
-
-    fx.c.query(
-        "CREATE TEMP TABLE tokenledger_cost_deltas (event_id bigint, occurred_at timestamptz, user_id text, "
-        "provider_id smallint, model_id integer, endpoint_id integer, success boolean, "
-        "input_cost_nano_usd bigint, output_cost_nano_usd bigint, cache_read_cost_nano_usd bigint, "
-        "cache_write_cost_nano_usd bigint, reasoning_cost_nano_usd bigint, total_cost_nano_usd bigint)");
-    fx.c.query(
-        "INSERT INTO pg_temp.tokenledger_cost_deltas (event_id, occurred_at, user_id, total_cost_nano_usd) "
-        "SELECT event_id, occurred_at, user_id, 250000000 FROM " +
-            fn(fx.c, "usage_log") + " WHERE user_id = $1",
-        {fx.user});
-    fx.c.quota_apply_cost_deltas();
-    auto* cost = fx.limit(fx.c.quota_status(fx.user), "cost_per_day");
-    REQUIRE(cost);
-    CHECK(cost->used == 250000000);
-    CHECK(cost->remaining == 750000000);
-    fx.c.query("DROP TABLE pg_temp.tokenledger_cost_deltas");
-    fx.c.quota_rebuild_counters();  // counters equal the ledger again
-    CHECK(fx.limit(fx.c.quota_status(fx.user), "cost_per_day")->used == 0);
-}
-
 TEST_CASE("a writer checks and reserves but may not manage plans", "[client][quota]") {
     tltest::TempRole role("tokenledger_writer");
     Fixture fx;

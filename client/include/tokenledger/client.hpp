@@ -175,11 +175,6 @@ public:
     /// transaction recorded now instead of at commit; returns how many
     /// events. Only useful inside a transaction (query("BEGIN")).
     std::int32_t quota_counters_flush();
-    /// quota_apply_cost_deltas (admin): the reprice hook. Adds the per-event
-    /// cost changes in the session's temporary table tokenledger_cost_deltas
-    /// to the quota counters; for custom repricing that fills that table
-    /// itself (usage_reprice calls the hook on its own).
-    void quota_apply_cost_deltas();
 
     // ---- pricing (client_pricing.cpp, pricing.hpp) -----------------------
 
