@@ -20,6 +20,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -304,6 +305,7 @@ prepare_events(const BatchArgs *args, TlEvent *ev)
 	{
 		for (i = 0; i < args->n; i++)
 		{
+			CHECK_FOR_INTERRUPTS();
 			element_args(args, i, fc, chat);
 			tl_event_prepare(fc, &ev[i]);
 		}
@@ -322,7 +324,7 @@ prepare_events(const BatchArgs *args, TlEvent *ev)
 static void
 account_events(TlEvent *ev, const bool *recorded, int n)
 {
-	int			failed = -1;
+	volatile int failed = -1;	/* read after the longjmp */
 	MemoryContext cxt = CurrentMemoryContext;
 
 	PG_TRY();
@@ -360,6 +362,13 @@ usage_log_insert_batch(PG_FUNCTION_ARGS)
 
 	deconstruct_args(fcinfo, &args);
 	n = args.n;
+	/* Every element is prepared in memory at once (ev below). */
+	if ((Size) n > MaxAllocSize / sizeof(TlEvent))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("batch of %d events is too large", n),
+				 errdetail("A batch may hold at most %d events.", (int) (MaxAllocSize / sizeof(TlEvent))),
+				 errhint("Split the events into several calls of usage_log_insert_batch, such as 1000 events at a time.")));
 	ids = palloc0(sizeof(int64) * Max(n, 1));
 	result = palloc(sizeof(Datum) * Max(n, 1));
 	dims[0] = n;
@@ -383,7 +392,8 @@ usage_log_insert_batch(PG_FUNCTION_ARGS)
 	order = palloc(sizeof(int) * n);
 	rows = palloc(sizeof(int) * n);
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tokenledger: SPI_connect failed");
 	prepare_events(&args, ev);
 
 	/* Duplicate request ids within the batch: the first occurrence leads. */

@@ -32,7 +32,12 @@ static HTAB *caches[TL_DIM_COUNT];
 static SPIPlanPtr select_plans[TL_DIM_COUNT];
 static SPIPlanPtr insert_plans[TL_DIM_COUNT];
 static uint64 plans_generation;
-/* Keys created by the running transaction are cached: forget them on abort. */
+/*
+ * Set once the running transaction created a dimension row: from then on
+ * the cache may hold keys of its uncommitted rows (also cached again from
+ * its own rows after a reset), so every rollback in it drops the cache.
+ * Cleared only when the transaction ends.
+ */
 static bool created_in_xact = false;
 
 void
@@ -46,15 +51,19 @@ tl_dimension_cache_reset(void)
 			hash_destroy(caches[i]);
 		caches[i] = NULL;
 	}
-	created_in_xact = false;
 }
 
+/*
+ * The end of the transaction (top_level) or a subtransaction's rollback. A
+ * PREPARE counts as a rollback: the prepared transaction may yet roll back.
+ */
 void
-tl_dimension_xact_end(bool committed)
+tl_dimension_xact_end(bool committed, bool top_level)
 {
 	if (!committed && created_in_xact)
 		tl_dimension_cache_reset();
-	created_in_xact = false;
+	if (top_level)
+		created_in_xact = false;
 }
 
 static HTAB *

@@ -151,10 +151,11 @@ tl_keep_plan(const char *sql, int nargs, const Oid *argtypes)
 static void
 xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		tl_dimension_xact_end(false);
+	/* A prepared transaction may still roll back: treat it as one. */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+		tl_dimension_xact_end(false, true);
 	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
-		tl_dimension_xact_end(true);
+		tl_dimension_xact_end(true, true);
 }
 
 static void
@@ -162,7 +163,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				 SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
-		tl_dimension_xact_end(false);
+		tl_dimension_xact_end(false, false);
 }
 
 void

@@ -63,6 +63,6 @@ extern void tl_event_prepare(FunctionCallInfo fcinfo, TlEvent *ev);
  * error, *failed is the event being settled (for the caller's message). The
  * caller must be connected to SPI.
  */
-extern void tl_events_account(TlEvent *ev, const bool *recorded, int n, int *failed);
+extern void tl_events_account(TlEvent *ev, const bool *recorded, int n, volatile int *failed);
 
 #endif							/* TOKENLEDGER_LEDGER_EVENT_H */

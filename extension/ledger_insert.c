@@ -359,7 +359,7 @@ tl_event_prepare(FunctionCallInfo fcinfo, TlEvent *ev)
  * keep it. Quota counters are added set-based for a batch.
  */
 void
-tl_events_account(TlEvent *ev, const bool *recorded, int n, int *failed)
+tl_events_account(TlEvent *ev, const bool *recorded, int n, volatile int *failed)
 {
 	Datum	   *users = palloc(sizeof(Datum) * n);
 	TimestampTz *at = palloc(sizeof(TimestampTz) * n);
@@ -407,7 +407,8 @@ usage_log_insert(PG_FUNCTION_ARGS)
 	if (!tl_enabled)
 		PG_RETURN_NULL();
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tokenledger: SPI_connect failed");
 	tl_event_prepare(fcinfo, &ev);
 	request_id = values[P_REQUEST_ID];
 	prepare_plans();

@@ -10,7 +10,8 @@
  * An insert does not write the counters itself: it queues its event in
  * backend memory, and the queue is written by one upsert just before the
  * transaction commits (or sooner, when something in the same transaction
- * reads the counters: tl_quota_counters_flush). Writing per insert would
+ * rewrites the counters: tl_quota_counters_flush; checks add the queue from
+ * memory instead, tl_quota_queued_events). Writing per insert would
  * update the same rows again and again inside one transaction, and every
  * such update walks the whole chain of row versions the transaction left
  * behind: a backfill of n events for one user would cost O(n^2). It also
@@ -50,6 +51,24 @@ static PendingEvent *pending;	/* in TopTransactionContext */
 static int	n_pending;
 static int	max_pending;
 static Oid	counting_user;		/* who queued: the insert functions' owner */
+
+/*
+ * pending[0 .. n_flushed) are written already. Rolling back the
+ * subtransaction a flush ran in undoes its upsert, so each flush is
+ * remembered with its subtransaction and the queue position it reached.
+ */
+typedef struct FlushMark
+{
+	SubTransactionId subid;
+	int			upto;
+	CommandId	cid;			/* command counter after the upsert */
+} FlushMark;
+
+static int	n_flushed;
+static FlushMark *flush_marks;	/* in TopTransactionContext, oldest first */
+static int	n_marks;
+static int	max_marks;
+
 /* Start of the UTC bucket of length unit that holds ts (floor, also before 2000). */
 static TimestampTz
 bucket_of(TimestampTz ts, int64 unit)
@@ -216,18 +235,19 @@ tl_quota_counters_flush(void)
 	TimestampTz *at;
 	int64	   *tokens;
 	int64	   *cost;
-	int			n = n_pending;
+	int			n = n_pending - n_flushed;
 	int			i;
 	Oid			saved_user;
 	int			saved_sec;
 	int			guc_level;
+	SubTransactionId subid = GetCurrentSubTransactionId();
 
-	if (n == 0)
+	if (n <= 0)
 		return false;
 	/* The extension was dropped in this transaction: nothing to count into. */
 	if (!OidIsValid(get_extension_oid("tokenledger", true)))
 	{
-		n_pending = 0;
+		n_pending = n_flushed;
 		return false;
 	}
 	users = palloc(sizeof(Datum) * n);
@@ -236,10 +256,12 @@ tl_quota_counters_flush(void)
 	cost = palloc(sizeof(int64) * n);
 	for (i = 0; i < n; i++)
 	{
-		users[i] = pending[i].user_id;
-		at[i] = pending[i].occurred_at;
-		tokens[i] = pending[i].tokens;
-		cost[i] = pending[i].cost_nano_usd;
+		PendingEvent *e = &pending[n_flushed + i];
+
+		users[i] = e->user_id;
+		at[i] = e->occurred_at;
+		tokens[i] = e->tokens;
+		cost[i] = e->cost_nano_usd;
 	}
 	/*
 	 * The flush may run at commit, outside the SECURITY DEFINER insert that
@@ -261,8 +283,62 @@ tl_quota_counters_flush(void)
 	AtEOXact_GUC(true, guc_level);
 	SetUserIdAndSecContext(saved_user, saved_sec);
 	/* Only now: an error above leaves the queue for the abort to discard. */
-	n_pending = 0;
+	if (n_marks == 0 || flush_marks[n_marks - 1].subid != subid)
+	{
+		if (n_marks == max_marks)
+		{
+			max_marks = max_marks ? max_marks * 2 : 8;
+			flush_marks = flush_marks
+				? repalloc(flush_marks, sizeof(FlushMark) * max_marks)
+				: MemoryContextAlloc(TopTransactionContext, sizeof(FlushMark) * max_marks);
+		}
+		flush_marks[n_marks++].subid = subid;
+	}
+	flush_marks[n_marks - 1].upto = n_pending;
+	flush_marks[n_marks - 1].cid = GetCurrentCommandId(false);
+	n_flushed = n_pending;
 	return true;
+}
+
+/*
+ * Whether a flush of this transaction may be invisible to a snapshot taken
+ * at command cid (it wrote at or after cid): such a reader needs a newer one.
+ */
+bool
+tl_quota_counters_flushed_since(CommandId cid)
+{
+	return n_marks > 0 && flush_marks[n_marks - 1].cid >= cid;
+}
+
+/*
+ * This transaction's queued events of user_id not yet in the counters, into
+ * *events (palloc'd); returns how many. Checks add these to the counters
+ * they read rather than flush: a flush would lock the user's counter rows
+ * until this transaction ends.
+ */
+int
+tl_quota_queued_events(text *user_id, TlQueuedEvent **events)
+{
+	const char *u = VARDATA_ANY(user_id);
+	Size		ulen = VARSIZE_ANY_EXHDR(user_id);
+	int			n = 0;
+	int			i;
+
+	*events = NULL;
+	for (i = n_flushed; i < n_pending; i++)
+	{
+		Pointer		p = DatumGetPointer(pending[i].user_id);
+
+		if (VARSIZE_ANY_EXHDR(p) != ulen || memcmp(VARDATA_ANY(p), u, ulen) != 0)
+			continue;
+		if (*events == NULL)
+			*events = palloc(sizeof(TlQueuedEvent) * (n_pending - i));
+		(*events)[n].occurred_at = pending[i].occurred_at;
+		(*events)[n].tokens = pending[i].tokens;
+		(*events)[n].cost_nano_usd = pending[i].cost_nano_usd;
+		n++;
+	}
+	return n;
 }
 
 PG_FUNCTION_INFO_V1(quota_counters_flush);
@@ -271,7 +347,7 @@ PG_FUNCTION_INFO_V1(quota_counters_flush);
 Datum
 quota_counters_flush(PG_FUNCTION_ARGS)
 {
-	int			n = n_pending;
+	int			n = n_pending - n_flushed;
 
 	tl_quota_counters_flush();
 	PG_RETURN_INT32(n);
@@ -284,7 +360,7 @@ counters_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			if (n_pending > 0)
+			if (n_pending > n_flushed)
 			{
 				PushActiveSnapshot(GetTransactionSnapshot());
 				tl_quota_counters_flush();
@@ -296,7 +372,9 @@ counters_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			/* the queue lived in TopTransactionContext, which is going away */
 			pending = NULL;
-			n_pending = max_pending = 0;
+			n_pending = max_pending = n_flushed = 0;
+			flush_marks = NULL;
+			n_marks = max_marks = 0;
 			break;
 		default:
 			break;
@@ -304,9 +382,13 @@ counters_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * A rolled-back subtransaction's events were never recorded. Subtransaction
- * ids grow, and everything queued since the aborted one began carries its
- * id or a child's (larger) id: the queue's tail from the first such event.
+ * A rolled-back subtransaction's events were never recorded, and the
+ * flushes that ran in it were undone. Subtransaction ids grow, and
+ * everything queued or flushed since the aborted one began carries its id
+ * or a child's (larger) id, also after such a child committed into it: the
+ * tail of the marks and of the queue. The events the undone flushes wrote
+ * are queued again; of those, the ones queued in the aborted subtransaction
+ * are then dropped with the rest of its tail.
  */
 static void
 counters_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -314,7 +396,10 @@ counters_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;
-	while (n_pending > 0 && pending[n_pending - 1].subid >= mySubid)
+	while (n_marks > 0 && flush_marks[n_marks - 1].subid >= mySubid)
+		n_marks--;
+	n_flushed = n_marks > 0 ? flush_marks[n_marks - 1].upto : 0;
+	while (n_pending > n_flushed && pending[n_pending - 1].subid >= mySubid)
 		n_pending--;
 }
 

@@ -304,7 +304,8 @@ quota_check(PG_FUNCTION_ARGS)
 	bool		out_null[12];
 	int64		est_cost;
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tokenledger: SPI_connect failed");
 	prepare_plans();
 	est_cost = check_args(fcinfo);
 	tl_quota_measure_user(PG_GETARG_TEXT_PP(0), now, true, &m, cxt);
@@ -344,7 +345,7 @@ quota_reserve(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	TupleDesc	desc = result_desc(fcinfo);
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz now;
 	QuotaMeasure m;
 	Decision	d;
 	Datum		dec[12];
@@ -360,7 +361,8 @@ quota_reserve(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int			rc;
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tokenledger: SPI_connect failed");
 	prepare_plans();
 	est_cost = check_args(fcinfo);
 	ttl = PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3);
@@ -402,7 +404,14 @@ quota_reserve(PG_FUNCTION_ARGS)
 			elog(ERROR, "tokenledger: locking the quota user failed: %s", SPI_result_code_string(rc));
 	}
 
-	/* A fresh snapshot, after the lock: every hold committed before it counts. */
+	/*
+	 * A fresh snapshot, after the lock: every hold committed before it counts.
+	 * Measured, and held from, the clock now, not the transaction start: in
+	 * a transaction older than ttl the hold would expire before other
+	 * sessions see it. Readers compare holds with their now(), never later
+	 * than the clock, so every reader counts a hold for its whole ttl.
+	 */
+	now = GetCurrentTimestamp();
 	tl_quota_measure_user(PG_GETARG_TEXT_PP(0), now, false, &m, cxt);
 	decide(&m, PG_GETARG_DATUM(0), PG_GETARG_INT64(1), est_cost, now, &d);
 

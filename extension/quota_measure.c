@@ -15,6 +15,8 @@
  *     buckets up to the first whole UTC day, then day buckets.
  * Every window runs to the end of time, so events stamped ahead of now
  * (within tokenledger.max_future_skew) count in the current window.
+ * The calling transaction's events not yet in the counters count as if they
+ * were, from the backend's queue (quota_counters.c); a measure never writes.
  * Written in C because it is the whole cost of a check: a handful of index
  * probes, no per-row interpretation. quota_decide.c decides over it.
  */
@@ -28,6 +30,7 @@
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -196,6 +199,9 @@ tl_quota_measure_user(text *user_id, TimestampTz now, bool read_only, QuotaMeasu
 	int			rc;
 	int			i;
 	uint64		r;
+	uint64		nrows;
+	TlQueuedEvent *queued;
+	int			nqueued;
 	MemoryContext old;
 
 	prepare_plans();
@@ -203,10 +209,13 @@ tl_quota_measure_user(text *user_id, TimestampTz now, bool read_only, QuotaMeasu
 	m->n = 0;
 
 	/*
-	 * This transaction's own events count too: write its queued counter
-	 * updates first, and read with a fresh snapshot that sees them.
+	 * This transaction's own events count too. Its queued ones are added from
+	 * memory below, never written here: writing would lock the user's counter
+	 * rows until this transaction ends, blocking every other commit for the
+	 * user. Those an earlier flush wrote need a snapshot that sees the flush.
 	 */
-	if (tl_quota_counters_flush())
+	if (read_only && ActiveSnapshotSet() &&
+		tl_quota_counters_flushed_since(GetActiveSnapshot()->curcid))
 		read_only = false;
 
 	/* The user's plan, overrides and block; unknown users follow the default plan. */
@@ -307,26 +316,48 @@ tl_quota_measure_user(text *user_id, TimestampTz now, bool read_only, QuotaMeasu
 	rc = SPI_execute_plan(counters_plan, args, NULL, read_only, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "tokenledger: reading quota counters failed: %s", SPI_result_code_string(rc));
-	for (r = 0; r < SPI_processed; r++)
+	/* The counter rows, then the queued events, each in its minute, hour and day bucket. */
+	nrows = SPI_processed;
+	nqueued = tl_quota_queued_events(user_id, &queued);
+	for (r = 0; r < nrows + 3 * (uint64) nqueued; r++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[r];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		int32		kind = DatumGetInt32(SPI_getbinval(t, d, 1, &isnull));
-		int64		n = get_int8(t, d, 3, &isnull);
-		int64		tokens = get_int8(t, d, 4, &isnull);
-		int64		cost = get_int8(t, d, 5, &isnull);
+		int32		kind;
+		int64		n;
+		int64		tokens;
+		int64		cost;
 		TimestampTz b;
 		TimestampTz first;
 
-		if (kind == 3)
+		if (r < nrows)
 		{
-			res_n = n;
-			res_tokens = tokens;
-			res_cost = cost;
-			continue;
+			HeapTuple	t = SPI_tuptable->vals[r];
+			TupleDesc	d = SPI_tuptable->tupdesc;
+
+			kind = DatumGetInt32(SPI_getbinval(t, d, 1, &isnull));
+			n = get_int8(t, d, 3, &isnull);
+			tokens = get_int8(t, d, 4, &isnull);
+			cost = get_int8(t, d, 5, &isnull);
+			if (kind == 3)
+			{
+				res_n = n;
+				res_tokens = tokens;
+				res_cost = cost;
+				continue;
+			}
+			b = DatumGetTimestampTz(SPI_getbinval(t, d, 2, &isnull));
+			first = DatumGetTimestampTz(SPI_getbinval(t, d, 6, &isnull));
 		}
-		b = DatumGetTimestampTz(SPI_getbinval(t, d, 2, &isnull));
-		first = DatumGetTimestampTz(SPI_getbinval(t, d, 6, &isnull));
+		else
+		{
+			TlQueuedEvent *e = &queued[(r - nrows) / 3];
+
+			kind = (r - nrows) % 3;
+			n = 1;
+			tokens = e->tokens;
+			cost = e->cost_nano_usd;
+			first = e->occurred_at;
+			b = floor_to(first, kind == 0 ? USECS_PER_MINUTE : kind == 1 ? USECS_PER_HOUR : USECS_PER_DAY);
+		}
 		if (kind == 0)			/* minute */
 		{
 			if (b >= m1_m)
@@ -444,7 +475,8 @@ quota_measure(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tokenledger: SPI_connect failed");
 	tl_quota_measure_user(PG_GETARG_TEXT_PP(0), PG_GETARG_TIMESTAMPTZ(1), true, &m, cxt);
 	SPI_finish();
 

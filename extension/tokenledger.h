@@ -54,7 +54,7 @@ extern const char *const tl_dimension_tables[TL_DIM_COUNT];
 
 extern int32 tl_dimension_id(TlDimension dim, const char *name);
 extern void tl_dimension_cache_reset(void);
-extern void tl_dimension_xact_end(bool committed);
+extern void tl_dimension_xact_end(bool committed, bool top_level);
 
 /* Pricing (pricing.c): costs in nano-USD from the backend's price cache. */
 typedef struct TlCost
@@ -76,13 +76,26 @@ extern void tl_pricing_init(void);
 
 /*
  * Quota counters (quota_counters.c): one call per ledger row written queues
- * it; the queue is written before commit or by tl_quota_counters_flush.
+ * it; the queue is written before commit or by tl_quota_counters_flush
+ * (for rewrites of the counters; a flush a rolled-back subtransaction
+ * undoes is queued again).
  */
 extern void tl_quota_count(Datum user_id, TimestampTz occurred_at, int64 tokens,
 						   int64 cost_nano_usd);
 extern void tl_quota_count_many(int n, const Datum *user_ids, const TimestampTz *occurred_at,
 								const int64 *tokens, const int64 *cost_nano_usd);
 extern bool tl_quota_counters_flush(void);
+extern bool tl_quota_counters_flushed_since(CommandId cid);
+
+/* A queued event not yet in the counters (quota_measure.c adds them itself). */
+typedef struct TlQueuedEvent
+{
+	TimestampTz occurred_at;
+	int64		tokens;
+	int64		cost_nano_usd;
+} TlQueuedEvent;
+
+extern int	tl_quota_queued_events(text *user_id, TlQueuedEvent **events);
 extern void tl_quota_counters_init(void);
 
 /* Invalidation of everything cached per backend. */

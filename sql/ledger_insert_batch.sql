@@ -101,6 +101,9 @@ SELECT pg_temp.fails($$SELECT usage_log_insert_batch(ARRAY['g', 'g'], ARRAY['gpt
 SELECT pg_temp.fails($$SELECT usage_log_insert_batch(ARRAY['g', 'g'], ARRAY['gpt-4o', 'gpt-4o'], latency_ms => ARRAY[1, 2, 3])$$);
 SELECT pg_temp.fails($$SELECT usage_log_insert_batch(ARRAY[['g'], ['g']], ARRAY['gpt-4o', 'gpt-4o'])$$);
 SELECT pg_temp.fails($$SELECT usage_log_insert_batch(NULL, ARRAY['gpt-4o'])$$);
+-- Too large to prepare in memory at once: refused up front, asking to split it.
+SELECT pg_temp.fails($$SELECT usage_log_insert_batch(array_fill('g'::text, ARRAY[4000000]),
+                                                    array_fill('gpt-4o'::text, ARRAY[4000000]))$$);
 SELECT pg_temp.ledger_state() AS after_errors;
 
 -- Quotas: an element's reservation_id settles that hold, as with usage_log_insert.

@@ -31,6 +31,7 @@ SELECT pg_temp.counters_equal_ledger('bulk') AS equal_before_flush;
 SELECT used = (SELECT count(*) FROM usage_log WHERE user_id = 'bulk'
                  AND occurred_at >= date_trunc('day', now(), 'UTC')) AS check_sees_own_event
   FROM quota_status('bulk') WHERE limit_name = 'requests_per_day';
+-- It adds them from memory and leaves the counters to the commit.
 SELECT pg_temp.counters_equal_ledger('bulk') AS equal_after_check;
 SAVEPOINT s;
 SELECT usage_log_insert('bulk', 'gpt-4o', input_tokens => 20) > 0 AS recorded;
