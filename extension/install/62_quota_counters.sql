@@ -32,8 +32,8 @@ GRANT SELECT ON @extschema@.quota_usage_counters TO tokenledger_admin;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.quota_usage_counters', '');
 
 -- Writes this transaction's queued counter updates now instead of at commit
--- (quota_counters.c): for everything that reads or rewrites the counters
--- inside a transaction that may have recorded events.
+-- (quota_counters.c): for the functions that rewrite the counters inside a
+-- transaction that may have recorded events (checks add them from memory).
 CREATE FUNCTION @extschema@.quota_counters_flush()
 RETURNS integer
 AS 'MODULE_PATHNAME', 'quota_counters_flush'
