@@ -51,6 +51,23 @@ for c in 1 8 16; do
     bfn[$c]=$(awk -v a="${bfn[$c]}" -v n="$ROUNDS" 'BEGIN{print a / n}')
 done
 
+# Rollups every minute: a minute of single-row inserts at 8 clients with
+# no rollup, then a minute during which one rollup folds the minute before
+# (as pg_cron's every-minute job would).
+MINUTE="${BENCH_ROLLUP_MINUTE:-60}"
+psql -X -q -c "CALL usage_rollup()"
+rollups_before=$(psql -X -At -c "SELECT events_folded FROM usage_rollup_state")
+quiet=$(SECONDS_PER_RUN=$MINUTE tps insert_usage_log.sql 8)
+rollup_ms_file=$(mktemp)
+t0=$(date +%s%N)
+{ psql -X -q -c "CALL usage_rollup()"; echo $(( ($(date +%s%N) - t0) / 1000000 )) > "$rollup_ms_file"; } &
+loop=$!
+busy=$(SECONDS_PER_RUN=$MINUTE tps insert_usage_log.sql 8)
+wait "$loop"
+rollup_ms=$(cat "$rollup_ms_file"); rm -f "$rollup_ms_file"
+folded=$(( $(psql -X -At -c "SELECT events_folded FROM usage_rollup_state") - rollups_before ))
+echo "  clients=8 ${MINUTE}s usage_log_insert=$quiet with_rollup=$busy (rollup of $folded events: $rollup_ms ms)"
+
 echo "  loading $EVENTS events through usage_log_insert for the size measurement"
 psql -X -q -v ON_ERROR_STOP=1 -v events="$EVENTS" <<'SQL'
 TRUNCATE usage_log, usage_request_ids;
@@ -96,6 +113,9 @@ json="$TL_ROOT/test/bench/results/ingest.json"
             "${bplain[$c]}" "$(ratio "${bfn[$c]}" "${bplain[$c]}")"
     done
     echo
+    printf 'Rollups every minute, 8 clients, %s s runs: usage_log_insert %.0f events/s while one rollup folded the previous run (%s events, %s ms) against %.0f with none (x%s); ratio to plain INSERT %s instead of %s.\n' \
+        "$MINUTE" "$busy" "$folded" "$rollup_ms" "$quiet" "$(ratio "$busy" "$quiet")" "$(ratio "$busy" "${plain[8]}")" "$(ratio "$quiet" "${plain[8]}")"
+    echo
     echo "Bytes per event after $EVENTS events: ledger with its indexes $ledger_bpe B; request-id dedup index adds $dedup_bpe B (total $((ledger_bpe + dedup_bpe)) B)."
 } > "$md"
 {
@@ -110,7 +130,9 @@ json="$TL_ROOT/test/bench/results/ingest.json"
             "$(ratio "${bfn[$c]}" "${plain[$c]}")" "${bplain[$c]}" "$(ratio "${bfn[$c]}" "${bplain[$c]}")"
         sep=", "
     done
-    printf '],\n "events_measured": %s, "ledger_bytes_per_event": %s, "dedup_bytes_per_event": %s}\n' \
+    printf '],\n "with_rollups": {"clients": 8, "run_seconds": %s, "events_folded": %s, "rollup_ms": %s, "usage_log_insert_eps": %.1f, "without_rollups_eps": %.1f, "ratio_to_without": %s, "ratio_to_plain_insert": %s},\n' \
+        "$MINUTE" "$folded" "$rollup_ms" "$busy" "$quiet" "$(ratio "$busy" "$quiet")" "$(ratio "$busy" "${plain[8]}")"
+    printf ' "events_measured": %s, "ledger_bytes_per_event": %s, "dedup_bytes_per_event": %s}\n' \
         "$EVENTS" "$ledger_bpe" "$dedup_bpe"
 } > "$json"
 cat "$md"
