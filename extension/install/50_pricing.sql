@@ -513,7 +513,9 @@ GRANT SELECT ON @extschema@.price_reprice_runs TO tokenledger_admin;
 -- usage_reprice: recompute stored costs of [range_from, range_to) with the
 -- current catalog. Holds the rollup lock, so no rollup runs mid-reprice,
 -- and hands the per-event deltas to the rollup and quota engines (if
--- installed) through pg_temp.tokenledger_cost_deltas.
+-- installed) through pg_temp.tokenledger_cost_deltas. It first waits for
+-- insert transactions in flight: they priced their events before the
+-- reprice began, and rows that commit after its scan would keep that price.
 CREATE FUNCTION @extschema@.usage_reprice(range_from timestamptz, range_to timestamptz,
     OUT events_changed bigint, OUT cost_delta_nano_usd bigint, OUT cost_delta_usd numeric)
 LANGUAGE plpgsql VOLATILE
@@ -529,6 +531,7 @@ BEGIN
                   HINT = 'Pass e.g. usage_reprice(''2025-06-01'', ''2025-07-01''); the end is exclusive.';
     END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('tokenledger'), 1);
+    PERFORM @extschema@.usage_rollup_wait_for_writers();
     SELECT n.nspname INTO v_schema FROM pg_catalog.pg_extension e
       JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'tokenledger';
 
