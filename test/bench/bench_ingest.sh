@@ -61,9 +61,9 @@ quiet=$(SECONDS_PER_RUN=$MINUTE tps insert_usage_log.sql 8)
 rollup_ms_file=$(mktemp)
 t0=$(date +%s%N)
 { psql -X -q -c "CALL usage_rollup()"; echo $(( ($(date +%s%N) - t0) / 1000000 )) > "$rollup_ms_file"; } &
-loop=$!
+rollup=$!
 busy=$(SECONDS_PER_RUN=$MINUTE tps insert_usage_log.sql 8)
-wait "$loop"
+wait "$rollup"
 rollup_ms=$(cat "$rollup_ms_file"); rm -f "$rollup_ms_file"
 folded=$(( $(psql -X -At -c "SELECT events_folded FROM usage_rollup_state") - rollups_before ))
 echo "  clients=8 ${MINUTE}s usage_log_insert=$quiet with_rollup=$busy (rollup of $folded events: $rollup_ms ms)"
