@@ -30,7 +30,9 @@ SELECT (quota_plan_set('sp', requests_per_minute => 1000, requests_per_hour => 1
                        tokens_per_day => 1000000, tokens_per_month => 1000000,
                        timezone => 'Asia/Kolkata')).plan;
 SELECT (quota_assign('sp-user', 'sp')).plan;
-SELECT usage_log_insert('sp-user', 'gpt-4o', input_tokens => 1, occurred_at => now() - interval '3 hours') > 0 AS recorded;
+-- Ten seconds ago: the sliding minute, the binding window of the check
+-- below, then holds both events whatever the time of day.
+SELECT usage_log_insert('sp-user', 'gpt-4o', input_tokens => 1, occurred_at => now() - interval '10 seconds') > 0 AS recorded;
 
 -- The review's scenario: a check inside a savepoint that rolls back.
 BEGIN;

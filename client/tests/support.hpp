@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -78,13 +79,26 @@ struct Server {
     }
 };
 
-// Midnight UTC of a past day (2002-2019) no other test run is likely to
-// use: tests that read exact report totals put their events there.
-inline std::chrono::system_clock::time_point unique_day() {
+// Midnight UTC of a past day (2002-2019) that holds no events and that no
+// other test has claimed in this database: tests that read platform-wide
+// report totals put their events there. A random pick alone collided now
+// and then across the normal and sanitizer passes, which share a database.
+inline std::chrono::system_clock::time_point unique_day(tokenledger::Client& c) {
+    c.query("DO $$ BEGIN CREATE TABLE IF NOT EXISTS public.tl_client_test_days (day integer PRIMARY KEY); "
+            "EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL; END $$");
     auto seed = static_cast<unsigned long long>(::getpid()) * 7919ULL +
                 static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
-    long long day = 11688 + static_cast<long long>(seed % 6500);  // days since 1970: 2002-01-01 on
-    return std::chrono::system_clock::time_point(std::chrono::hours(24 * day));
+    for (int attempt = 0; attempt < 1000; ++attempt, seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) {
+        long long day = 11688 + static_cast<long long>((seed >> 16) % 6500);  // days since 1970: 2002-01-01 on
+        auto claimed = c.query(
+            "INSERT INTO public.tl_client_test_days SELECT $1::int WHERE NOT EXISTS (SELECT 1 FROM " +
+                c.quote_ident(c.schema()) + ".usage_log WHERE occurred_at >= 'epoch'::timestamptz + $1::int * interval '1 day' "
+                "AND occurred_at < 'epoch'::timestamptz + ($1::int + 1) * interval '1 day') "
+                "ON CONFLICT DO NOTHING RETURNING day",
+            {std::to_string(day)});
+        if (claimed.rows.size() == 1) return std::chrono::system_clock::time_point(std::chrono::hours(24 * day));
+    }
+    throw std::runtime_error("no free test day left in 2002-2019");
 }
 
 // A login role that is a member of one of the extension's roles, dropped

@@ -142,7 +142,7 @@ TEST_CASE("usage_forget_user moves a user's rows to an anonymous subject, totals
     Client c;
     auto p = unique_prefix("ca-forget");
     auto user = p + "u", anon = p + "anon";
-    auto day = tltest::unique_day();
+    auto day = tltest::unique_day(c);
     UsageEvent e;
     e.user_id = user;
     e.model = "gpt-4o";

@@ -225,7 +225,7 @@ TEST_CASE("price_import_litellm and price_import_genai_prices: inserted, then un
 TEST_CASE("usage_reprice recomputes stored costs and reports the exact delta", "[client][pricing]") {
     Priced pr;
     pr.c.price_set(pr.spec());
-    auto day = tltest::unique_day();
+    auto day = tltest::unique_day(pr.c);
     pr.c.insert(pr.event(day + 1h));
     pr.c.insert(pr.event(day + 2h));
     auto before = pr.c.usage_user_summary(pr.p + "u", day, day + 24h);

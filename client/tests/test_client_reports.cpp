@@ -21,7 +21,7 @@ Usd nano(std::int64_t n) { return Usd::from_nano(n); }
 struct Day {
     Client c;
     std::string p = unique_prefix("rep");
-    TimePoint day = tltest::unique_day();
+    TimePoint day = tltest::unique_day(c);
     std::string u1 = p + "u1", u2 = p + "u2", model = p + "model", free_model = p + "free-model";
     std::string provider = p + "prov", session = p + "session";
     std::int32_t price_id = 0;
@@ -376,7 +376,7 @@ TEST_CASE("usage_totals: all time, this month and today each count new events ex
 TEST_CASE("a reader sees their own summary and history - admin reports are refused", "[client][reports]") {
     tltest::TempRole role("tokenledger_reader");
     Client admin;
-    auto day = tltest::unique_day();
+    auto day = tltest::unique_day(admin);
     UsageEvent e;
     e.user_id = role.name;  // readers see rows whose user_id is their role name
     e.model = "gpt-4o";
