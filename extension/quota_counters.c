@@ -53,7 +53,7 @@ static int	max_pending;
 static Oid	counting_user;		/* who queued: the insert functions' owner */
 
 /*
- * pending[0 .. n_flushed) are written already. Rolling back the
+ * pending[0 .. flushed_upto()) are written already. Rolling back the
  * subtransaction a flush ran in undoes its upsert, so each flush is
  * remembered with its subtransaction and the queue position it reached.
  */
@@ -64,10 +64,16 @@ typedef struct FlushMark
 	CommandId	cid;			/* command counter after the upsert */
 } FlushMark;
 
-static int	n_flushed;
 static FlushMark *flush_marks;	/* in TopTransactionContext, oldest first */
 static int	n_marks;
 static int	max_marks;
+
+/* The queue position the latest flush still in effect reached. */
+static inline int
+flushed_upto(void)
+{
+	return n_marks > 0 ? flush_marks[n_marks - 1].upto : 0;
+}
 
 /* Start of the UTC bucket of length unit that holds ts (floor, also before 2000). */
 static TimestampTz
@@ -225,8 +231,8 @@ tl_quota_count_many(int n, const Datum *user_ids, const TimestampTz *occurred_at
 /*
  * Writes the queued events of this transaction into the counters; true if
  * there were any. Called before commit, and by everything in the same
- * transaction that reads or rewrites the counters (quota checks, erasure,
- * reprice, rebuild, prune, truncate).
+ * transaction that rewrites the counters (erasure, reprice, rebuild, prune,
+ * truncate); checks add the queue from memory instead.
  */
 bool
 tl_quota_counters_flush(void)
@@ -235,7 +241,8 @@ tl_quota_counters_flush(void)
 	TimestampTz *at;
 	int64	   *tokens;
 	int64	   *cost;
-	int			n = n_pending - n_flushed;
+	int			done = flushed_upto();
+	int			n = n_pending - done;
 	int			i;
 	Oid			saved_user;
 	int			saved_sec;
@@ -247,7 +254,7 @@ tl_quota_counters_flush(void)
 	/* The extension was dropped in this transaction: nothing to count into. */
 	if (!OidIsValid(get_extension_oid("tokenledger", true)))
 	{
-		n_pending = n_flushed;
+		n_pending = done;
 		return false;
 	}
 	users = palloc(sizeof(Datum) * n);
@@ -256,7 +263,7 @@ tl_quota_counters_flush(void)
 	cost = palloc(sizeof(int64) * n);
 	for (i = 0; i < n; i++)
 	{
-		PendingEvent *e = &pending[n_flushed + i];
+		PendingEvent *e = &pending[done + i];
 
 		users[i] = e->user_id;
 		at[i] = e->occurred_at;
@@ -296,7 +303,6 @@ tl_quota_counters_flush(void)
 	}
 	flush_marks[n_marks - 1].upto = n_pending;
 	flush_marks[n_marks - 1].cid = GetCurrentCommandId(false);
-	n_flushed = n_pending;
 	return true;
 }
 
@@ -325,7 +331,7 @@ tl_quota_queued_events(text *user_id, TlQueuedEvent **events)
 	int			i;
 
 	*events = NULL;
-	for (i = n_flushed; i < n_pending; i++)
+	for (i = flushed_upto(); i < n_pending; i++)
 	{
 		Pointer		p = DatumGetPointer(pending[i].user_id);
 
@@ -347,7 +353,7 @@ PG_FUNCTION_INFO_V1(quota_counters_flush);
 Datum
 quota_counters_flush(PG_FUNCTION_ARGS)
 {
-	int			n = n_pending - n_flushed;
+	int			n = n_pending - flushed_upto();
 
 	tl_quota_counters_flush();
 	PG_RETURN_INT32(n);
@@ -360,7 +366,7 @@ counters_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			if (n_pending > n_flushed)
+			if (n_pending > flushed_upto())
 			{
 				PushActiveSnapshot(GetTransactionSnapshot());
 				tl_quota_counters_flush();
@@ -372,7 +378,7 @@ counters_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			/* the queue lived in TopTransactionContext, which is going away */
 			pending = NULL;
-			n_pending = max_pending = n_flushed = 0;
+			n_pending = max_pending = 0;
 			flush_marks = NULL;
 			n_marks = max_marks = 0;
 			break;
@@ -398,8 +404,7 @@ counters_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		return;
 	while (n_marks > 0 && flush_marks[n_marks - 1].subid >= mySubid)
 		n_marks--;
-	n_flushed = n_marks > 0 ? flush_marks[n_marks - 1].upto : 0;
-	while (n_pending > n_flushed && pending[n_pending - 1].subid >= mySubid)
+	while (n_pending > flushed_upto() && pending[n_pending - 1].subid >= mySubid)
 		n_pending--;
 }
 
