@@ -10,6 +10,14 @@ using detail::trim;
 
 namespace {
 
+// libpq's parameter values: a pointer per parameter, NULL for SQL NULL.
+std::vector<const char*> param_values(const Params& params) {
+    std::vector<const char*> p;
+    p.reserve(params.size());
+    for (auto& x : params) p.push_back(x ? x->c_str() : nullptr);
+    return p;
+}
+
 // usage_log_insert's parameter types, so that every event's text parameters
 // are parsed the same way without casts in the SQL.
 constexpr Oid kInsertTypes[21] = {25, 25, 20, 20, 20, 20, 20, 20, 25, 25, 25,
@@ -112,8 +120,7 @@ void Client::Impl::fail(const PGresult* r) {
 }
 
 Table Client::Impl::query(const std::string& sql, const Params& params) {
-    std::vector<const char*> p;
-    for (auto& x : params) p.push_back(x ? x->c_str() : nullptr);
+    auto p = param_values(params);
     ResultPtr r(PQexecParams(live(), sql.c_str(), static_cast<int>(p.size()), nullptr, p.data(), nullptr, nullptr,
                              0));
     if (!r) fail(nullptr);
@@ -165,8 +172,7 @@ ResultPtr Client::Impl::run(const Statement& st, const char* const* values) {
 }
 
 ResultPtr Client::Impl::run(const Statement& st, const Params& params) {
-    std::vector<const char*> p;
-    for (auto& x : params) p.push_back(x ? x->c_str() : nullptr);
+    auto p = param_values(params);
     p.resize(static_cast<std::size_t>(st.nparams), nullptr);
     return run(st, p.data());
 }

@@ -78,10 +78,8 @@ QuotaDecision Client::quota_check(const std::string& user_id, std::int64_t est_t
 
 QuotaDecision Client::quota_reserve(const std::string& user_id, std::int64_t est_tokens, std::int64_t est_cost_nano_usd,
                                     std::chrono::seconds ttl) {
-    auto p = quota_params(user_id, est_tokens, est_cost_nano_usd);
-    Params params(p.begin(), p.end());
-    params.push_back(std::to_string(ttl.count()));
-    return read_quota_decision(impl_->run(kReserve, params).get(), true);
+    auto p = quota_reserve_params(user_id, est_tokens, est_cost_nano_usd, ttl);
+    return read_quota_decision(impl_->run(kReserve, Params(p.begin(), p.end())).get(), true);
 }
 
 bool Client::quota_release(std::int64_t reservation_id) {

@@ -230,9 +230,8 @@ QuotaDecision QuotaGuard::check(const std::string& user_id, std::int64_t est_tok
 QuotaDecision QuotaGuard::reserve(const std::string& user_id, std::int64_t est_tokens, std::int64_t est_cost_nano_usd,
                                   std::chrono::seconds ttl) {
     if (ttl == std::chrono::seconds::zero()) ttl = impl_->opt.reservation_ttl;
-    auto params = detail::quota_params(user_id, est_tokens, est_cost_nano_usd);
-    params.push_back(std::to_string(ttl.count()));
-    return impl_->decide(kReserve, params, "reserve");
+    return impl_->decide(kReserve, detail::quota_reserve_params(user_id, est_tokens, est_cost_nano_usd, ttl),
+                         "reserve");
 }
 
 bool QuotaGuard::release(std::int64_t reservation_id) {

@@ -36,6 +36,13 @@ std::vector<std::string> quota_params(const std::string& user_id, std::int64_t e
     return {user_id, std::to_string(est_tokens), Usd::from_nano(est_cost_nano_usd).str()};
 }
 
+std::vector<std::string> quota_reserve_params(const std::string& user_id, std::int64_t est_tokens,
+                                              std::int64_t est_cost_nano_usd, std::chrono::seconds ttl) {
+    auto p = quota_params(user_id, est_tokens, est_cost_nano_usd);
+    p.push_back(std::to_string(ttl.count()));
+    return p;
+}
+
 QuotaDecision read_quota_decision(const PGresult* r, bool reservation) {
     RowReader row(r, 0);
     QuotaDecision d;

@@ -2,6 +2,7 @@
 // their answers become a QuotaDecision. One source for QuotaGuard (with a
 // deadline and a fail policy) and Client (plain calls).
 #pragma once
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,12 @@ std::string quota_reserve_sql();
 /// SELECT quota_release($1 reservation_id).
 std::string quota_release_sql();
 
-/// The parameters of quota_check (quota_reserve appends the ttl).
+/// The parameters of quota_check_sql.
 std::vector<std::string> quota_params(const std::string& user_id, std::int64_t est_tokens,
                                       std::int64_t est_cost_nano_usd);
+/// The parameters of quota_reserve_sql: quota_params and the ttl.
+std::vector<std::string> quota_reserve_params(const std::string& user_id, std::int64_t est_tokens,
+                                              std::int64_t est_cost_nano_usd, std::chrono::seconds ttl);
 
 /// The decision in row 0 of a quota_check_sql / quota_reserve_sql result.
 QuotaDecision read_quota_decision(const PGresult* r, bool reservation);

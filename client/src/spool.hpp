@@ -24,7 +24,7 @@ std::uint32_t crc32(const void* data, std::size_t len) noexcept;
 /// The record version an event is written with (1 or 2, see above).
 int event_version(const UsageEvent& ev) noexcept;
 std::string encode_event(const UsageEvent& ev);  ///< in event_version(ev)'s layout
-bool decode_event(const std::string& payload, UsageEvent& ev, int version = 1);
+bool decode_event(const std::string& payload, UsageEvent& ev, int version);
 
 class Spool {
 public:

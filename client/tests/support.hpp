@@ -101,6 +101,9 @@ inline std::chrono::system_clock::time_point unique_day(tokenledger::Client& c) 
     throw std::runtime_error("no free test day left in 2002-2019");
 }
 
+// 2000-01-01 UTC: tests price their models from here on.
+inline const std::chrono::system_clock::time_point kJan2000{std::chrono::hours(24 * 10957)};
+
 // A login role that is a member of one of the extension's roles, dropped
 // again at the end (declare it before the Client that logs in with it).
 struct TempRole {

@@ -143,10 +143,7 @@ TEST_CASE("usage_forget_user moves a user's rows to an anonymous subject, totals
     auto p = unique_prefix("ca-forget");
     auto user = p + "u", anon = p + "anon";
     auto day = tltest::unique_day(c);
-    UsageEvent e;
-    e.user_id = user;
-    e.model = "gpt-4o";
-    e.input_tokens = 11;
+    auto e = event_of(user, "gpt-4o", 11);
     e.occurred_at = day + 1h;
     c.insert(e);
     c.insert(e);

@@ -12,8 +12,6 @@ using namespace tltest;
 
 namespace {
 
-const TimePoint kJan2000(std::chrono::hours(24 * 10957));  // 2000-01-01
-
 Usd usd(const char* s) { return Usd::parse(s); }
 
 // A provider and model of their own, priced from 2000-01-01.

@@ -29,7 +29,7 @@ struct Day {
     TimePoint at[4] = {day + 70min, day + 100min, day + 125min, day + 150min};
 
     Day() {
-        auto ps = tltest::price(provider, model, TimePoint(std::chrono::hours(24 * 10957)), "2", "8");  // from 2000
+        auto ps = tltest::price(provider, model, kJan2000, "2", "8");
         ps.cache_read_per_mtok = Usd::parse("0.5");
         ps.cache_write_per_mtok = Usd::parse("2.5");
         ps.cache_write_1h_per_mtok = Usd::parse("4");
@@ -336,7 +336,7 @@ TEST_CASE("usage_timeseries is zero-filled, filtered, and bucketed as asked", "[
 TEST_CASE("usage_totals: all time, this month and today each count new events exactly", "[client][reports]") {
     Client c;
     auto p = unique_prefix("rep-totals");
-    c.price_set(price(p + "prov", p + "model", TimePoint(std::chrono::hours(24 * 10957)), "2", "8"));
+    c.price_set(price(p + "prov", p + "model", kJan2000, "2", "8"));
     auto before = c.usage_totals();
     auto e = event_of(p + "u1", p + "model", 1000);
     e.provider = p + "prov";
@@ -377,10 +377,7 @@ TEST_CASE("a reader sees their own summary and history - admin reports are refus
     tltest::TempRole role("tokenledger_reader");
     Client admin;
     auto day = tltest::unique_day(admin);
-    UsageEvent e;
-    e.user_id = role.name;  // readers see rows whose user_id is their role name
-    e.model = "gpt-4o";
-    e.input_tokens = 42;
+    auto e = event_of(role.name, "gpt-4o", 42);  // readers see rows whose user_id is their role name
     e.occurred_at = day + 5h;
     auto id = admin.insert(e);
     {
