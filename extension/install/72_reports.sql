@@ -107,7 +107,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_report_segments(timestamptz, timesta
 -- source is written once over the CTEs below; the arm not taken is cut by a
 -- one-time filter, even in a generic plan. A plain SQL function without SET
 -- so the planner can inline it into each report (every name in it is
--- qualified).
+-- qualified). Planning the inlined query takes several times longer than
+-- running it, so the reports that read it for one call's arguments keep a
+-- generic plan (plan_cache_mode) and plan once per session.
 CREATE FUNCTION @extschema@.usage_report_facts(p_from timestamptz, p_to timestamptz,
     p_user_id text DEFAULT NULL, use_daily boolean DEFAULT true)
 RETURNS TABLE (granule timestamptz, user_id text, provider_id smallint, model_id integer, endpoint_id integer,
@@ -287,7 +289,7 @@ COMMENT ON FUNCTION @extschema@.usage_running_total_bound(timestamptz) IS
 REVOKE ALL ON FUNCTION @extschema@.usage_running_total_bound(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_running_total_bound(timestamptz) TO tokenledger_admin;
 
-CREATE FUNCTION @extschema@.usage_user_range(p_from timestamptz, p_to timestamptz)
+CREATE FUNCTION @extschema@.usage_user_range(p_from timestamptz, p_to timestamptz, p_users text[] DEFAULT NULL)
 RETURNS TABLE (user_id text, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint,
                total_cost_nano_usd bigint)
 LANGUAGE sql STABLE
@@ -329,7 +331,8 @@ cum AS (
                        WHERE u.last_bucket >= bt.f_cum AND u.first_bucket < bt.f_cum
                          AND c.user_id = u.user_id AND c.bucket < bt.f_cum
                        ORDER BY c.bucket DESC LIMIT 1) fc ON true
-    WHERE u.first_bucket < bt.t_cum AND u.last_bucket >= bt.f_cum),
+    WHERE u.first_bucket < bt.t_cum AND u.last_bucket >= bt.f_cum
+      AND (p_users IS NULL OR u.user_id IN (SELECT unnest(p_users)))),
 -- The raw rows next to the bounds (rolled up) and the tail, per user.
 raw AS (
     SELECT r.user_id, sum(r.sign) AS requests, sum(r.sign) FILTER (WHERE NOT r.success) AS failures,
@@ -361,11 +364,12 @@ SELECT coalesce(c.user_id, r.user_id),
 FROM cum c
 FULL JOIN raw r ON r.user_id = c.user_id
 WHERE coalesce(c.requests, 0) + coalesce(r.requests, 0) > 0
+  AND (p_users IS NULL OR coalesce(c.user_id, r.user_id) IN (SELECT unnest(p_users)))
 $fn$;
-COMMENT ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz) IS
-'Internal: every user''s requests, failures, unpriced requests, tokens and cost in [from, to) (users with events in it only), from the per-user running totals, raw edges of at most half an hour and the raw tail';
-REVOKE ALL ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz) TO tokenledger_admin;
+COMMENT ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz, text[]) IS
+'Internal: every user''s (or only the given users'') requests, failures, unpriced requests, tokens and cost in [from, to) (users with events in it only), from the per-user running totals, raw edges of at most half an hour and the raw tail';
+REVOKE ALL ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz, text[]) TO tokenledger_admin;
 
 -- A period with defaults: NULL from means the start of the current `unit`
 -- (month, week, day) in tokenledger.timezone; NULL to means the end of it
@@ -399,6 +403,7 @@ RETURNS TABLE (period_from timestamptz, period_to timestamptz, requests bigint, 
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     p record;
@@ -436,14 +441,30 @@ COMMENT ON FUNCTION @extschema@.usage_user_summary(text, timestamptz, timestampt
 REVOKE ALL ON FUNCTION @extschema@.usage_user_summary(text, timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_user_summary(text, timestamptz, timestamptz) TO tokenledger_reader, tokenledger_admin;
 
+-- Ranking every user costs two running-total probes each. Instead: a
+-- user's usage in any period is at most their rolled-up all-time total plus
+-- their events not rolled up yet (requests, tokens and costs are never
+-- negative), and that bound is one row per user. The users with the largest
+-- bounds are ranked exactly first; the k-th value among them (k = limit +
+-- offset) is a threshold only users whose bound reaches it can beat, so only
+-- those are ranked too. For a period ending about now that is a few users
+-- more than k; for an old period, where all-time totals bound little, it can
+-- still be everyone.
 CREATE FUNCTION @extschema@.usage_top_users(from_time timestamptz DEFAULT NULL, to_time timestamptz DEFAULT NULL, "limit" integer DEFAULT 10, order_by text DEFAULT 'cost', "offset" integer DEFAULT 0)
 RETURNS TABLE (rank bigint, user_id text, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint, total_cost_usd numeric)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+-- Starting workers would cost more than the few rows they read.
+SET max_parallel_workers_per_gather = 0
 AS $fn$
 DECLARE
     p record;
+    k bigint := "limit"::bigint + "offset";
+    users text[];
+    bounds bigint[];
+    first_users text[];
+    from_hour timestamptz;
 BEGIN
     IF order_by IS NULL OR order_by NOT IN ('cost', 'tokens', 'requests') THEN
         RAISE EXCEPTION 'order_by must be cost, tokens or requests, got %', coalesce(quote_literal(order_by), 'NULL')
@@ -456,13 +477,59 @@ BEGIN
                   HINT = 'Page with limit => 10, offset => 10 for the second page.';
     END IF;
     p := @extschema@.usage_period(from_time, to_time);
+    from_hour := date_trunc('hour', p.period_from, 'UTC');  -- once, not per user
+
+    -- Every user who may have events in the period, with their bound.
+    WITH tail AS (
+        SELECT l.user_id, count(*) AS requests, sum(l.total_tokens) AS tokens,
+               coalesce(sum(l.total_cost_nano_usd), 0) AS cost
+        FROM @extschema@.usage_log l
+        WHERE l.event_id > (SELECT s.watermark FROM @extschema@.usage_rollup_state s)
+          AND l.occurred_at >= p.period_from AND l.occurred_at < p.period_to
+        GROUP BY l.user_id),
+    rolled AS (
+        SELECT u.user_id, u.requests, u.total_tokens AS tokens, u.total_cost_nano_usd AS cost
+        FROM @extschema@.usage_rollup_user_totals u
+        WHERE u.first_bucket < p.period_to
+          AND u.last_bucket >= from_hour)
+    SELECT array_agg(coalesce(r.user_id, t.user_id)),
+           array_agg((CASE order_by WHEN 'cost' THEN coalesce(r.cost, 0) + coalesce(t.cost, 0)
+                                    WHEN 'tokens' THEN coalesce(r.tokens, 0) + coalesce(t.tokens, 0)
+                                    ELSE coalesce(r.requests, 0) + coalesce(t.requests, 0) END)::bigint)
+    INTO users, bounds
+    FROM rolled r FULL JOIN tail t ON t.user_id = r.user_id;
+
+    -- The users with the largest bounds are ranked exactly first.
+    first_users := CASE WHEN cardinality(users) > 2 * k + 50
+                        THEN ARRAY(SELECT c.u FROM unnest(users, bounds) c(u, b) ORDER BY c.b DESC, c.u LIMIT 2 * k + 50)
+                        ELSE coalesce(users, '{}') END;
+
     RETURN QUERY
+    WITH first_ranked AS MATERIALIZED (
+        SELECT x.user_id, x.requests, x.failures, x.unpriced_requests AS unpriced, x.total_tokens AS tokens,
+               x.total_cost_nano_usd AS cost
+        FROM @extschema@.usage_user_range(p.period_from, p.period_to, first_users) x),
+    -- The k-th value among them, if k of them have events in the period.
+    threshold AS (
+        SELECT min(v.value) AS value
+        FROM (SELECT CASE order_by WHEN 'cost' THEN f.cost WHEN 'tokens' THEN f.tokens ELSE f.requests END AS value
+              FROM first_ranked f ORDER BY 1 DESC LIMIT k) v
+        HAVING count(*) = k),
+    -- Everyone else who can still reach it (everyone, without a threshold).
+    rest_users AS MATERIALIZED (
+        SELECT ARRAY(SELECT c.u FROM unnest(users, bounds) c(u, b)
+                     WHERE c.b >= coalesce((SELECT t.value FROM threshold t), -1)
+                       AND c.u NOT IN (SELECT unnest(first_users))) AS users),
+    ranked AS (
+        SELECT * FROM first_ranked
+        UNION ALL
+        SELECT x.user_id, x.requests, x.failures, x.unpriced_requests, x.total_tokens, x.total_cost_nano_usd
+        FROM rest_users r, @extschema@.usage_user_range(p.period_from, p.period_to, r.users) x
+        WHERE cardinality(r.users) > 0)
     SELECT row_number() OVER (ORDER BY CASE order_by WHEN 'cost' THEN g.cost WHEN 'tokens' THEN g.tokens ELSE g.requests END DESC, g.user_id),
            g.user_id, g.requests::bigint, coalesce(g.failures, 0)::bigint, g.unpriced::bigint, g.tokens::bigint,
            @extschema@.usage_nano_to_usd(g.cost)
-    FROM (SELECT x.user_id, x.requests, x.failures, x.unpriced_requests AS unpriced, x.total_tokens AS tokens,
-                 x.total_cost_nano_usd AS cost
-          FROM @extschema@.usage_user_range(p.period_from, p.period_to) x) g
+    FROM ranked g
     ORDER BY CASE order_by WHEN 'cost' THEN g.cost WHEN 'tokens' THEN g.tokens ELSE g.requests END DESC, g.user_id
     LIMIT "limit" OFFSET "offset";
 END
@@ -593,6 +660,7 @@ RETURNS TABLE (bucket_start timestamptz, requests bigint, failures bigint, unpri
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     tz text := @extschema@.usage_report_timezone();
@@ -662,6 +730,7 @@ RETURNS TABLE (name text, requests bigint, successes bigint, failures bigint, su
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     p record;
