@@ -371,6 +371,55 @@ COMMENT ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz, text[
 REVOKE ALL ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz, text[]) TO tokenledger_admin;
 
+-- How many users have an event in [p_from, p_to), exactly. Most users are
+-- settled by the rollups alone, because every hour with a running-total row
+-- holds at least one of the user's events: their first or last rolled-up
+-- hour lies wholly inside the period, or one index probe finds such a row
+-- inside it. Only users whose rolled-up events in the period all lie in its
+-- partial first or last hour go through usage_user_range, and users seen
+-- only in the raw tail come from the tail. For calendar periods (this
+-- month, today) nearly every user is settled by the first two tests.
+CREATE FUNCTION @extschema@.usage_active_user_count(p_from timestamptz, p_to timestamptz)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+WITH b AS MATERIALIZED (
+    SELECT x.f, x.t, (SELECT s.watermark FROM @extschema@.usage_rollup_state s) AS wm,
+           -- the whole UTC hours inside the period: [hf, ht)
+           CASE WHEN isfinite(x.f) THEN date_trunc('hour', x.f - interval '1 microsecond', 'UTC') + interval '1 hour'
+                ELSE x.f END AS hf,
+           CASE WHEN isfinite(x.t) THEN date_trunc('hour', x.t, 'UTC') ELSE x.t END AS ht
+    FROM (SELECT coalesce(p_from, '-infinity'::timestamptz) AS f, coalesce(p_to, 'infinity'::timestamptz) AS t) x),
+overlapping AS (
+    SELECT u.user_id,
+           (u.first_bucket >= b.hf AND u.first_bucket < b.ht)
+           OR (u.last_bucket >= b.hf AND u.last_bucket < b.ht)
+           OR EXISTS (SELECT 1 FROM @extschema@.usage_rollup_user_cum c
+                      WHERE c.user_id = u.user_id AND c.bucket >= b.hf AND c.bucket < b.ht) AS settled
+    FROM b
+    JOIN @extschema@.usage_rollup_user_totals u
+      ON u.first_bucket < b.t AND u.last_bucket + interval '1 hour' > b.f),
+unsettled AS (
+    SELECT pg_catalog.array_agg(o.user_id) AS users FROM overlapping o WHERE NOT o.settled)
+SELECT count(*)
+FROM (SELECT o.user_id FROM overlapping o WHERE o.settled
+      UNION
+      SELECT r.user_id
+      FROM unsettled n
+      CROSS JOIN LATERAL @extschema@.usage_user_range(p_from, p_to, n.users) r
+      WHERE n.users IS NOT NULL
+      UNION
+      SELECT l.user_id
+      FROM @extschema@.usage_log l
+      WHERE l.event_id > (SELECT b.wm FROM b)
+        AND l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)) a
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_active_user_count(timestamptz, timestamptz) IS
+'Internal: the number of users with an event in [from, to), from the per-user summaries where they settle it and usage_user_range for the rest';
+REVOKE ALL ON FUNCTION @extschema@.usage_active_user_count(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_active_user_count(timestamptz, timestamptz) TO tokenledger_admin;
+
 -- A period with defaults: NULL from means the start of the current `unit`
 -- (month, week, day) in tokenledger.timezone; NULL to means the end of it
 -- when from was NULL too, else no upper end.
@@ -507,13 +556,14 @@ BEGIN
     RETURN QUERY
     WITH first_ranked AS MATERIALIZED (
         SELECT x.user_id, x.requests, x.failures, x.unpriced_requests AS unpriced, x.total_tokens AS tokens,
-               x.total_cost_nano_usd AS cost
+               x.total_cost_nano_usd AS cost,
+               CASE order_by WHEN 'cost' THEN x.total_cost_nano_usd WHEN 'tokens' THEN x.total_tokens
+                             ELSE x.requests END AS value
         FROM @extschema@.usage_user_range(p.period_from, p.period_to, first_users) x),
     -- The k-th value among them, if k of them have events in the period.
     threshold AS (
         SELECT min(v.value) AS value
-        FROM (SELECT CASE order_by WHEN 'cost' THEN f.cost WHEN 'tokens' THEN f.tokens ELSE f.requests END AS value
-              FROM first_ranked f ORDER BY 1 DESC LIMIT k) v
+        FROM (SELECT f.value FROM first_ranked f ORDER BY 1 DESC LIMIT k) v
         HAVING count(*) = k),
     -- Everyone else who can still reach it (everyone, without a threshold).
     rest_users AS MATERIALIZED (
@@ -523,14 +573,16 @@ BEGIN
     ranked AS (
         SELECT * FROM first_ranked
         UNION ALL
-        SELECT x.user_id, x.requests, x.failures, x.unpriced_requests, x.total_tokens, x.total_cost_nano_usd
+        SELECT x.user_id, x.requests, x.failures, x.unpriced_requests, x.total_tokens, x.total_cost_nano_usd,
+               CASE order_by WHEN 'cost' THEN x.total_cost_nano_usd WHEN 'tokens' THEN x.total_tokens
+                             ELSE x.requests END
         FROM rest_users r, @extschema@.usage_user_range(p.period_from, p.period_to, r.users) x
         WHERE cardinality(r.users) > 0)
-    SELECT row_number() OVER (ORDER BY CASE order_by WHEN 'cost' THEN g.cost WHEN 'tokens' THEN g.tokens ELSE g.requests END DESC, g.user_id),
+    SELECT row_number() OVER (ORDER BY g.value DESC, g.user_id),
            g.user_id, g.requests::bigint, coalesce(g.failures, 0)::bigint, g.unpriced::bigint, g.tokens::bigint,
            @extschema@.usage_nano_to_usd(g.cost)
     FROM ranked g
-    ORDER BY CASE order_by WHEN 'cost' THEN g.cost WHEN 'tokens' THEN g.tokens ELSE g.requests END DESC, g.user_id
+    ORDER BY g.value DESC, g.user_id
     LIMIT "limit" OFFSET "offset";
 END
 $fn$;
@@ -613,7 +665,7 @@ BEGIN
     p := @extschema@.usage_period(from_time, to_time);
     RETURN QUERY
 SELECT min(pp.period_from), min(pp.period_to),
-       (SELECT count(*) FROM @extschema@.usage_user_range(p.period_from, p.period_to))::bigint,
+       @extschema@.usage_active_user_count(p.period_from, p.period_to),
        coalesce(sum(x.requests), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE x.success), 0)::bigint,
        coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
@@ -847,7 +899,7 @@ BEGIN
         RETURN QUERY
         SELECT p.name, p.f, p.t,
                coalesce(sum(x.requests), 0)::bigint, coalesce(sum(x.requests) FILTER (WHERE NOT x.success), 0)::bigint,
-               (SELECT count(*) FROM @extschema@.usage_user_range(p.f, p.t))::bigint, coalesce(sum(x.unpriced_requests), 0)::bigint,
+               @extschema@.usage_active_user_count(p.f, p.t), coalesce(sum(x.unpriced_requests), 0)::bigint,
                coalesce(sum(x.total_tokens), 0)::bigint, @extschema@.usage_nano_to_usd(coalesce(sum(x.total_cost_nano_usd), 0))
         FROM @extschema@.usage_report_facts(p.f, p.t) x;
     END LOOP;

@@ -3,7 +3,7 @@
 -- record only. Every function of this area documents itself and pins its
 -- search_path when it runs as definer.
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 
 CREATE ROLE tap_rp_app LOGIN IN ROLE tokenledger_writer;
 CREATE ROLE tap_rp_alice LOGIN IN ROLE tokenledger_reader;
@@ -22,6 +22,7 @@ SELECT is((SELECT requests FROM usage_session_summary('tap-rp-chat')), 1::bigint
 SELECT is((SELECT count(*)::int FROM usage_user_history('tap_rp_bob')), 0, 'a reader cannot page through another user''s events');
 SELECT throws_ok($$ SELECT * FROM usage_top_users() $$, '42501', NULL, 'a reader cannot rank users');
 SELECT throws_ok($$ SELECT * FROM usage_system_summary() $$, '42501', NULL, 'a reader cannot see platform totals');
+SELECT throws_ok($$ SELECT usage_active_user_count(NULL, NULL) $$, '42501', NULL, 'a reader cannot count the platform''s users');
 SELECT throws_ok($$ SELECT * FROM usage_forget_user('tap_rp_bob') $$, '42501', NULL, 'a reader cannot erase users');
 RESET ROLE;
 
@@ -61,7 +62,7 @@ SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
     WHERE p.proname IN ('usage_user_summary', 'usage_top_users', 'usage_user_history', 'usage_session_summary',
                         'usage_system_summary', 'usage_timeseries', 'usage_by_model', 'usage_by_endpoint',
-                        'usage_by_provider', 'usage_totals', 'usage_report_facts') AND p.prosecdef
+                        'usage_by_provider', 'usage_totals', 'usage_report_facts', 'usage_active_user_count') AND p.prosecdef
 $$, 'reports run as SECURITY INVOKER');
 
 SELECT * FROM finish();
