@@ -115,8 +115,13 @@ latency() { # sql file -> average latency in ms
     "$PGBENCH" -n -f "$1" -t "$2" 2>&1 | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
 }
 
-md="$RESULTS/reports.md"
-json="$RESULTS/reports.json"
+# A 10M run keeps its own file, so the 1M figures stay next to it.
+name=reports
+if [ "$EVENTS" != 1000000 ]; then
+    if [ $((EVENTS % 1000000)) = 0 ]; then name="reports_$((EVENTS / 1000000))m"; else name="reports_$EVENTS"; fi
+fi
+md="$RESULTS/$name.md"
+json="$RESULTS/$name.json"
 {
     echo "# Reports benchmark ($STAMP)"
     echo
