@@ -261,11 +261,14 @@ TEST_CASE("a reservation stuck behind a row lock times out - fail-open allows - 
     CHECK(errors == std::vector<std::string>{"57014", "57014"});
     // The server gives up on the waiting statements too (statement_timeout
     // or the guard's cancel request), so releasing the lock now admits
-    // nothing: no hold is left behind.
+    // nothing: no hold is left behind. Polled from a connection of its own:
+    // inside the locker's transaction pg_stat_activity would stay the
+    // snapshot of its first read.
+    Client observer;
     bool waiting = true;
     for (int i = 0; i < 100 && waiting; ++i) {
-        auto t = locker.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'",
-                              {app});
+        auto t = observer.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'",
+                                {app});
         waiting = *t.rows[0][0] != "0";
         if (waiting) std::this_thread::sleep_for(50ms);
     }
