@@ -96,12 +96,16 @@ load 2000 '1 minute'
 psql -X -q -c "ANALYZE usage_log"
 
 user=$(psql -X -At -c "SELECT user_id FROM usage_log WHERE event_id = 1")
+# The heaviest user too: their raw tail is found among all their events.
+heavy=$(psql -X -At -c "SELECT user_id FROM usage_rollup_user_totals ORDER BY requests DESC, user_id LIMIT 1")
 P="now() - interval '30 days', now()"
 declare -A fast naive
 fast[top_users]="SELECT * FROM usage_top_users($P, 20);"
 naive[top_users]="SELECT user_id, count(*), sum(total_tokens), sum(total_cost_nano_usd) / 1e9 FROM usage_log WHERE occurred_at >= now() - interval '30 days' AND occurred_at < now() GROUP BY user_id ORDER BY 4 DESC LIMIT 20;"
 fast[user_summary]="SELECT * FROM usage_user_summary('$user', $P);"
 naive[user_summary]="SELECT count(*), sum(input_tokens), sum(output_tokens), sum(total_tokens), sum(total_cost_nano_usd) / 1e9, percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY latency_ms) FROM usage_log WHERE user_id = '$user' AND occurred_at >= now() - interval '30 days' AND occurred_at < now();"
+fast[user_summary_heaviest]="SELECT * FROM usage_user_summary('$heavy', $P);"
+naive[user_summary_heaviest]="${naive[user_summary]//"'$user'"/"'$heavy'"}"
 fast[timeseries_30d]="SELECT * FROM usage_timeseries('day', now() - interval '30 days', now());"
 naive[timeseries_30d]="SELECT date_trunc('day', occurred_at, 'UTC'), count(*), sum(total_tokens), sum(total_cost_nano_usd) / 1e9 FROM usage_log WHERE occurred_at >= date_trunc('day', now() - interval '30 days', 'UTC') GROUP BY 1 ORDER BY 1;"
 fast[system_summary]="SELECT * FROM usage_system_summary($P);"
@@ -140,7 +144,7 @@ json="$RESULTS/$name.json"
 printf '{"stamp": "%s", "events": %s, "load_ms": %s, "full_rollup_ms": %s, "rollup_during_minute_ms": %s, "rollup_minute_rest_ms": %s, "reports": {' \
     "$STAMP" "$EVENTS" "$load_ms" "$full_ms" "$incr_during_ms" "$incr_ms" > "$json"
 sep=""
-for r in top_users user_summary timeseries_30d system_summary by_model totals; do
+for r in top_users user_summary user_summary_heaviest timeseries_30d system_summary by_model totals; do
     echo "${fast[$r]}" > "$SQLDIR/fast.sql"; echo "${naive[$r]}" > "$SQLDIR/naive.sql"
     f=$(latency "$SQLDIR/fast.sql" "$TRANSACTIONS")
     n=$(latency "$SQLDIR/naive.sql" 3)
