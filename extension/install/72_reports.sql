@@ -103,7 +103,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_report_segments(timestamptz, timesta
 -- Every fact in [from, to) at hour granularity or coarser, from the three
 -- sources plus the tail. Without a user it reads the platform summaries
 -- (user_id is NULL in every row); for one user, that user's rows of the full
--- rollups (and the raw rows through the (user_id, occurred_at) index). Each
+-- rollups (and that user's raw rows: see tail_pick for the tail). Each
 -- source is written once over the CTEs below; the arm not taken is cut by a
 -- one-time filter, even in a generic plan. A plain SQL function without SET
 -- so the planner can inline it into each report (every name in it is
@@ -122,6 +122,17 @@ RETURNS TABLE (granule timestamptz, user_id text, provider_id smallint, model_id
 LANGUAGE sql STABLE
 AS $fn$
 WITH s AS MATERIALIZED (SELECT * FROM @extschema@.usage_report_segments(p_from, p_to, use_daily)),
+-- Whether one user's tail is read by event id (every event above the
+-- watermark, then the user's) instead of through the user's index, which
+-- finds the few tail events among all the user's events in the period: yes
+-- when the whole tail is smaller than the user's rolled-up history. Only a
+-- caller who may read the event id sequence (admins) learns the tail's size.
+tail_pick AS MATERIALIZED (
+    SELECT p_user_id IS NOT NULL
+           AND CASE WHEN pg_catalog.has_sequence_privilege('@extschema@.usage_event_id_seq', 'SELECT')
+                    THEN coalesce(pg_catalog.pg_sequence_last_value('@extschema@.usage_event_id_seq'), 0) - (SELECT s.wm FROM s)
+                         < coalesce((SELECT u.requests FROM @extschema@.usage_rollup_user_totals u WHERE u.user_id = p_user_id), 0)
+                    ELSE false END AS by_id),
 daily AS NOT MATERIALIZED (
     SELECT d.bucket, NULL::text AS user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
            d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
@@ -204,8 +215,21 @@ raw_parts AS (
            r.cache_read_cost_nano_usd, r.cache_write_cost_nano_usd, r.reasoning_cost_nano_usd, r.total_cost_nano_usd,
            r.latency_ms
     FROM raw r
-    WHERE r.event_id > (SELECT s.wm FROM s)
-      AND r.occurred_at >= (SELECT s.f FROM s) AND r.occurred_at < (SELECT s.t FROM s))
+    WHERE (SELECT NOT tp.by_id FROM tail_pick tp)
+      AND r.event_id > (SELECT s.wm FROM s)
+      AND r.occurred_at >= (SELECT s.f FROM s) AND r.occurred_at < (SELECT s.t FROM s)
+    UNION ALL
+    -- one user's tail by event id (IS TRUE keeps the user and time indexes out of it)
+    SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), 1, l.occurred_at, l.user_id,
+           l.provider_id, l.model_id, l.endpoint_id, l.success,
+           l.input_tokens, l.output_tokens, l.cache_read_tokens, l.cache_write_tokens, l.cache_write_1h_tokens,
+           l.reasoning_tokens, l.total_tokens, l.input_cost_nano_usd, l.output_cost_nano_usd,
+           l.cache_read_cost_nano_usd, l.cache_write_cost_nano_usd, l.reasoning_cost_nano_usd, l.total_cost_nano_usd,
+           l.latency_ms
+    FROM @extschema@.usage_log l
+    WHERE (SELECT tp.by_id FROM tail_pick tp)
+      AND l.event_id > (SELECT s.wm FROM s)
+      AND (l.user_id = p_user_id AND l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.t FROM s)) IS TRUE)
 -- whole days
 -- (the constant bounds repeat the segment bounds loosely so the planner can
 -- estimate the range when the period is known at planning time)
