@@ -32,7 +32,7 @@ FROM (SELECT i, CASE WHEN i % 3 = 0 THEN date_trunc('hour', ts, 'UTC') ELSE ts E
                         WHEN 2 THEN random() * interval '2 days' ELSE interval '1 hour' END AS len
       FROM (SELECT i, timestamptz '2026-04-30+00' + random() * interval '8 days' AS ts FROM generate_series(1, 120) i) a) b;
 INSERT INTO active_periods VALUES (1000, '-infinity', 'infinity'), (1001, '-infinity', '2026-05-03 12:34+00'),
-                           (1002, '2026-05-03 12:34+00', 'infinity'), (1003, '2026-05-02+00', now());
+                                  (1002, '2026-05-03 12:34+00', 'infinity'), (1003, '2026-05-02+00', now());
 
 CREATE FUNCTION active_count_mismatches() RETURNS TABLE (i integer, f timestamptz, t timestamptz, reported bigint, brute_force bigint)
 LANGUAGE sql AS $$

@@ -34,6 +34,14 @@ INSERT INTO tail_periods VALUES ('-infinity', 'infinity'), ('2026-06-01+00', '20
     ('2026-06-04+00', '2026-06-09 22:10+00');
 
 -- usage_user_summary and the user's hourly time series (whole hours) against the raw ledger.
+CREATE FUNCTION brute_hours(u text, f timestamptz, t timestamptz) RETURNS TABLE (h timestamptz, requests bigint, tokens bigint)
+LANGUAGE sql AS $$
+    SELECT date_trunc('hour', l.occurred_at, 'UTC'), count(*), sum(l.total_tokens)::bigint
+    FROM usage_log l
+    WHERE l.user_id = u AND l.occurred_at >= date_trunc('hour', f, 'UTC')
+      AND l.occurred_at < date_trunc('hour', t - interval '1 microsecond', 'UTC') + interval '1 hour'
+    GROUP BY 1
+$$;
 CREATE FUNCTION user_tail_mismatches() RETURNS TABLE (user_id text, summary bigint, series bigint)
 LANGUAGE sql AS $$
     SELECT u.u,
@@ -45,14 +53,14 @@ LANGUAGE sql AS $$
                         round(coalesce(sum(l.total_cost_nano_usd), 0) / 1e9, 9), round(avg(l.latency_ms), 1))
                 FROM usage_log l WHERE l.user_id = u.u AND l.occurred_at >= p.f AND l.occurred_at < p.t)),
            (SELECT count(*) FROM tail_periods p,
-                LATERAL (SELECT x.bucket_start, x.requests, x.total_tokens FROM usage_timeseries('hour', p.f, p.t, user_id => u.u) x
-                         WHERE x.requests > 0
-                         EXCEPT ALL
-                         SELECT date_trunc('hour', l.occurred_at, 'UTC'), count(*), sum(l.total_tokens)::bigint
-                         FROM usage_log l
-                         WHERE l.user_id = u.u AND l.occurred_at >= date_trunc('hour', p.f, 'UTC')
-                           AND l.occurred_at < date_trunc('hour', p.t - interval '1 microsecond', 'UTC') + interval '1 hour'
-                         GROUP BY 1) d
+                LATERAL ((SELECT x.bucket_start, x.requests, x.total_tokens
+                          FROM usage_timeseries('hour', p.f, p.t, user_id => u.u) x WHERE x.requests > 0
+                          EXCEPT ALL SELECT * FROM brute_hours(u.u, p.f, p.t))
+                         UNION ALL
+                         (SELECT * FROM brute_hours(u.u, p.f, p.t)
+                          EXCEPT ALL
+                          SELECT x.bucket_start, x.requests, x.total_tokens
+                          FROM usage_timeseries('hour', p.f, p.t, user_id => u.u) x WHERE x.requests > 0)) d
             WHERE isfinite(p.f))
     FROM unnest(ARRAY['tl_rt_heavy', 'light', 'other', 'newcomer']) u(u)
 $$;
@@ -67,5 +75,5 @@ FROM usage_user_summary('tl_rt_heavy', '2026-06-02 07:40+00', '2026-06-11+00') s
 RESET ROLE;
 DROP ROLE tl_rt_heavy;
 
-DROP FUNCTION user_tail_mismatches(), tail_events(text, integer, timestamptz, interval);
+DROP FUNCTION user_tail_mismatches(), brute_hours(text, timestamptz, timestamptz), tail_events(text, integer, timestamptz, interval);
 DROP TABLE tail_periods;
