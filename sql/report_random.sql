@@ -82,24 +82,25 @@ SELECT sum(requests) AS requests_in_all_user_summaries, (SELECT count(*) FROM pe
 FROM periods p, usage_user_summary(p.u, p.f, p.t);
 
 -- usage_top_users, every rank order, whole list
-SELECT o AS order_by, (SELECT count(*) FROM periods p, LATERAL (
-    (SELECT * FROM usage_top_users(p.f, p.t, 1000, o)
-     EXCEPT ALL
-     SELECT row_number() OVER (ORDER BY CASE o WHEN 'cost' THEN coalesce(sum(total_cost_nano_usd), 0)
-                                              WHEN 'tokens' THEN sum(total_tokens) ELSE count(*) END DESC, user_id),
-            user_id, count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
-            sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
-     FROM raw_in(p.f, p.t) GROUP BY user_id)
-    UNION ALL
-    (SELECT row_number() OVER (ORDER BY CASE o WHEN 'cost' THEN coalesce(sum(total_cost_nano_usd), 0)
-                                              WHEN 'tokens' THEN sum(total_tokens) ELSE count(*) END DESC, user_id),
-            user_id, count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
-            sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
-     FROM raw_in(p.f, p.t) GROUP BY user_id
-     EXCEPT ALL
-     SELECT * FROM usage_top_users(p.f, p.t, 1000, o))
-) x) AS top_users_mismatches
-FROM unnest(ARRAY['cost', 'tokens', 'requests']) o ORDER BY o;
+CREATE FUNCTION top_users_mismatches(o text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM periods p, LATERAL (
+        (SELECT * FROM usage_top_users(p.f, p.t, 1000, o)
+         EXCEPT ALL
+         SELECT row_number() OVER (ORDER BY CASE o WHEN 'cost' THEN coalesce(sum(total_cost_nano_usd), 0)
+                                                  WHEN 'tokens' THEN sum(total_tokens) ELSE count(*) END DESC, user_id),
+                user_id, count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+                sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
+         FROM raw_in(p.f, p.t) GROUP BY user_id)
+        UNION ALL
+        (SELECT row_number() OVER (ORDER BY CASE o WHEN 'cost' THEN coalesce(sum(total_cost_nano_usd), 0)
+                                                  WHEN 'tokens' THEN sum(total_tokens) ELSE count(*) END DESC, user_id),
+                user_id, count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE total_cost_nano_usd IS NULL),
+                sum(total_tokens), round(coalesce(sum(total_cost_nano_usd), 0) / 1e9, 9)
+         FROM raw_in(p.f, p.t) GROUP BY user_id
+         EXCEPT ALL
+         SELECT * FROM usage_top_users(p.f, p.t, 1000, o))) x
+$$;
+SELECT o AS order_by, top_users_mismatches(o) FROM unnest(ARRAY['cost', 'tokens', 'requests']) o ORDER BY o;
 
 -- usage_system_summary
 SELECT count(*) AS system_summary_mismatches FROM periods p, LATERAL (
@@ -327,10 +328,20 @@ TRUNCATE usage_rollup_hourly, usage_rollup_daily, usage_rollup_platform_hourly, 
          usage_rollup_user_cum, usage_rollup_user_totals;
 UPDATE usage_rollup_state SET watermark = 0, day_timezone = 'Asia/Kolkata';
 CALL usage_rollup(batch_size => 1000);
+-- A rollup of one hour that crosses a Kolkata midnight (18:00-19:00 UTC is
+-- 23:30-00:30 there): its day rows come from the raw rows, not the hour's.
+SELECT random_events(30, '2026-03-10 18:00+00', interval '1 hour') AS midnight_hour_events;
+CALL usage_rollup();
 SELECT random_events(100, '2026-03-01+00', interval '40 days') AS tail_events;
+-- The reports below also see a rollup that has fallen behind: with a raw
+-- tail longer than the rolled-up history (events_folded), they read the tail
+-- through the time index instead of by event id (usage_tail_is_short).
+UPDATE usage_rollup_state SET events_folded = 50;
+SELECT usage_tail_is_short(events_folded) AS tail_is_short FROM usage_rollup_state;
 SET tokenledger.timezone = 'Asia/Kolkata';
 SELECT * FROM summary_mismatches();
 SELECT user_range_mismatches();
+SELECT o AS order_by, top_users_mismatches(o) AS behind_top_users_mismatches FROM unnest(ARRAY['cost', 'requests']) o ORDER BY o;
 SELECT count(*) AS kolkata_system_summary_mismatches FROM periods p, LATERAL (
     SELECT s.unique_users, s.requests, s.failures, s.unpriced_requests, s.total_tokens, s.total_cost_usd, s.p95_latency_ms
     FROM usage_system_summary(p.f, p.t) s

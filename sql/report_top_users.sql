@@ -70,8 +70,32 @@ FROM top_periods p, unnest(ARRAY['cost', 'tokens', 'requests']) o,
      (VALUES (1, 0), (3, 0), (3, 2), (10, 25), (5, 60)) pg(lim, off)
 GROUP BY p.i, o ORDER BY p.i, o;
 
+-- The ranking passes call usage_user_range with a few dozen users: it must
+-- give exactly their usage and nobody else's, also when the raw edge next
+-- to a bound holds other users' events (period 2 starts at 05:45, and users
+-- u170-u172 are active from 05:50).
+CREATE FUNCTION range_brute_force(f timestamptz, t timestamptz, users text[])
+RETURNS TABLE (user_id text, requests bigint, failures bigint, unpriced_requests bigint, total_tokens bigint,
+               total_cost_nano_usd bigint)
+LANGUAGE sql AS $$
+    SELECT l.user_id, count(*), count(*) FILTER (WHERE NOT l.success), count(*) FILTER (WHERE l.total_cost_nano_usd IS NULL),
+           sum(l.total_tokens)::bigint, coalesce(sum(l.total_cost_nano_usd), 0)::bigint
+    FROM usage_log l WHERE l.occurred_at >= f AND l.occurred_at < t AND l.user_id = ANY (users)
+    GROUP BY l.user_id
+$$;
+SELECT p.i AS period,
+       (SELECT count(*) FROM ((SELECT * FROM usage_user_range(p.f, p.t, l.users)
+                               EXCEPT ALL SELECT * FROM range_brute_force(p.f, p.t, l.users))
+                              UNION ALL
+                              (SELECT * FROM range_brute_force(p.f, p.t, l.users)
+                               EXCEPT ALL SELECT * FROM usage_user_range(p.f, p.t, l.users))) d) AS mismatches,
+       (SELECT count(*) FROM usage_user_range(p.f, p.t, l.users)) AS users_returned
+FROM top_periods p, (VALUES (ARRAY['u001', 'u031', 'u100', 'u121', 'u151', 'u180', 'nobody'])) l(users)
+ORDER BY p.i;
+
 -- A page past the last user is empty, not an error.
 SELECT count(*) AS past_the_end FROM usage_top_users('2026-03-01+00', '2026-04-01+00', 10, 'cost', 500);
 
-DROP FUNCTION top_log_events(int4range, integer, timestamptz, interval, integer), top_brute_force_page(timestamptz, timestamptz, integer, text, integer);
+DROP FUNCTION top_log_events(int4range, integer, timestamptz, interval, integer), top_brute_force_page(timestamptz, timestamptz, integer, text, integer),
+              range_brute_force(timestamptz, timestamptz, text[]);
 DROP TABLE top_periods;

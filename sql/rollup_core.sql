@@ -154,6 +154,37 @@ SELECT * FROM rollup_diff();
 CALL usage_rollup();
 SELECT * FROM rollup_diff();
 
+-- A rollup every minute folds one hour at a time; the day's rows then come
+-- straight from the hour's rows. Two folds into the same hour (new day
+-- rows, then updated ones), mixed models, endpoints and outcomes.
+SELECT count(usage_log_insert('m' || (i % 4), CASE WHEN i % 3 = 0 THEN 'gpt-4o' ELSE 'claude-sonnet-4-5' END,
+       input_tokens => i, output_tokens => 2 * i, latency_ms => 40 * i, success => i % 5 <> 0,
+       endpoint => CASE WHEN i % 2 = 0 THEN 'chat' END,
+       occurred_at => timestamptz '2026-01-12 09:00+00' + i * interval '20 seconds'))
+FROM generate_series(1, 60) i;
+CALL usage_rollup();
+SELECT count(usage_log_insert('m' || (i % 5), 'gpt-4o', input_tokens => i, latency_ms => 7 * i, endpoint => 'chat',
+       occurred_at => timestamptz '2026-01-12 09:30+00' + i * interval '20 seconds'))
+FROM generate_series(1, 40) i;
+CALL usage_rollup();
+SELECT * FROM rollup_diff();
+-- The day's latency histograms too, per key.
+SELECT user_id, model_id, endpoint_id, success, d.latency_hist, r.hist AS raw_hist
+FROM (SELECT * FROM usage_rollup_daily WHERE bucket = '2026-01-12 00:00+00') d
+FULL JOIN (SELECT user_id, model_id, coalesce(endpoint_id, 0) AS endpoint_id, success, usage_latency_hist(latency_ms) AS hist
+           FROM usage_log WHERE occurred_at >= '2026-01-12 00:00+00' AND occurred_at < '2026-01-13 00:00+00'
+           GROUP BY 1, 2, 3, 4) r USING (user_id, model_id, endpoint_id, success)
+WHERE d.latency_hist IS DISTINCT FROM r.hist;
+SELECT count(*) AS day_rows FROM usage_rollup_daily WHERE bucket = '2026-01-12 00:00+00';
+-- Events exactly on an hour long before 2000 (a client clock at the epoch)
+-- land in that hour, one batch per hour as above.
+SELECT usage_log_insert('clock', 'gpt-4o', input_tokens => 3, occurred_at => '1970-01-01 00:00+00') > 0 AS epoch;
+CALL usage_rollup();
+SELECT usage_log_insert('clock', 'gpt-4o', input_tokens => 4, occurred_at => '1999-12-31 23:00+00') > 0 AS eve_of_2000;
+CALL usage_rollup();
+SELECT bucket, requests, input_tokens FROM usage_rollup_hourly WHERE user_id = 'clock' ORDER BY bucket;
+SELECT * FROM rollup_diff();
+
 -- Bad input.
 CALL usage_rollup(batch_size => 0);
 SELECT usage_rollup_apply_cost_deltas();

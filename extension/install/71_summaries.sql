@@ -205,11 +205,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.usage_rollup_staging_drop() TO tokenledger
 -- totals) to usage_rollup_user_cum and usage_rollup_user_totals. A row at
 -- hour H gains every delta of its user at or before H; an hour the user had
 -- no row for gets one, starting from the user's latest earlier row. Used by
--- the fold, the reprice hook and erasure. Returns the user-hours added.
+-- the fold, the reprice hook and erasure. Returns the user-hours it saw.
+-- No hash or merge joins: the update must walk each user's index range
+-- from their first changed hour. A fold touches few rows per user, but the
+-- planner guessed a third of the table and hashed all of it (270 ms to
+-- update no row at 1M events).
 CREATE FUNCTION @extschema@.usage_rollup_add_user_deltas()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $fn$
 DECLARE
     n bigint;
@@ -231,18 +237,20 @@ BEGIN
     END IF;
     ANALYZE pg_temp.tokenledger_user_run;
 
-    -- New hours, from the user's latest earlier row before any change.
+    -- New hours, from the user's latest earlier row before any change. One
+    -- probe finds the user's latest row at or before the hour: the hour's
+    -- own row (then it is not new) or the earlier one to start from.
     INSERT INTO pg_temp.tokenledger_user_new
     SELECT r.user_id, r.bucket,
            coalesce(b.requests, 0) + r.requests, coalesce(b.failures, 0) + r.failures,
            coalesce(b.unpriced_requests, 0) + r.unpriced_requests, coalesce(b.total_tokens, 0) + r.total_tokens,
            coalesce(b.total_cost_nano_usd, 0) + r.total_cost_nano_usd
     FROM pg_temp.tokenledger_user_run r
-    LEFT JOIN LATERAL (SELECT c.requests, c.failures, c.unpriced_requests, c.total_tokens, c.total_cost_nano_usd
+    LEFT JOIN LATERAL (SELECT c.bucket, c.requests, c.failures, c.unpriced_requests, c.total_tokens, c.total_cost_nano_usd
                        FROM @extschema@.usage_rollup_user_cum c
-                       WHERE c.user_id = r.user_id AND c.bucket < r.bucket
+                       WHERE c.user_id = r.user_id AND c.bucket <= r.bucket
                        ORDER BY c.bucket DESC LIMIT 1) b ON true
-    WHERE NOT EXISTS (SELECT 1 FROM @extschema@.usage_rollup_user_cum c WHERE c.user_id = r.user_id AND c.bucket = r.bucket);
+    WHERE b.bucket IS DISTINCT FROM r.bucket;
 
     -- Existing hours at or after a user's first delta gain the running sum up to them.
     UPDATE @extschema@.usage_rollup_user_cum c SET

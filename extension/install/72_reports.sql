@@ -44,6 +44,31 @@ COMMENT ON FUNCTION @extschema@.usage_nano_to_usd(numeric) IS
 REVOKE ALL ON FUNCTION @extschema@.usage_nano_to_usd(numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_nano_to_usd(numeric) TO tokenledger_reader, tokenledger_admin;
 
+-- Whether the raw tail (the event ids above the watermark; ids of rolled
+-- back inserts count too) holds fewer than `history` events; never NULL.
+-- Then reports read it by event id instead of through the time or user
+-- index, which visits every event of the period (or of the user in it) only
+-- to keep the few above the watermark. Reports compare it with the
+-- rolled-up history (all events folded so far, or one user's), so a tail
+-- that outgrows that count (the rollup never ran, or fell far behind) keeps
+-- the time index, which skips the partitions outside the period. False for
+-- a caller who may not read the event id sequence: readers never learn the
+-- tail's size.
+CREATE FUNCTION @extschema@.usage_tail_is_short(history bigint)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT CASE WHEN has_sequence_privilege('@extschema@.usage_event_id_seq', 'SELECT')
+            THEN coalesce(coalesce(pg_sequence_last_value('@extschema@.usage_event_id_seq'), 0)
+                          - (SELECT s.watermark FROM @extschema@.usage_rollup_state s) < history, false)
+            ELSE false END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_tail_is_short(bigint) IS
+'Internal: whether fewer than history events lie above the rollup watermark (false for callers who may not read the event id sequence); reports then read the raw tail by event id';
+REVOKE ALL ON FUNCTION @extschema@.usage_tail_is_short(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_tail_is_short(bigint) TO tokenledger_reader, tokenledger_admin;
+
 -- How a period splits into sources (see above).
 CREATE FUNCTION @extschema@.usage_report_segments(p_from timestamptz, p_to timestamptz, use_daily boolean DEFAULT true,
     OUT f timestamptz, OUT t timestamptz, OUT hs timestamptz, OUT he timestamptz,
@@ -122,17 +147,15 @@ RETURNS TABLE (granule timestamptz, user_id text, provider_id smallint, model_id
 LANGUAGE sql STABLE
 AS $fn$
 WITH s AS MATERIALIZED (SELECT * FROM @extschema@.usage_report_segments(p_from, p_to, use_daily)),
--- Whether one user's tail is read by event id (every event above the
--- watermark, then the user's) instead of through the user's index, which
--- finds the few tail events among all the user's events in the period: yes
--- when the whole tail is smaller than the user's rolled-up history. Only a
--- caller who may read the event id sequence (admins) learns the tail's size.
+-- Whether the tail is read by event id (every event above the watermark,
+-- then those in the period and of the user) instead of through the time or
+-- user index: when it is shorter than the rolled-up history, the platform's
+-- or the user's (see usage_tail_is_short).
 tail_pick AS MATERIALIZED (
-    SELECT p_user_id IS NOT NULL
-           AND CASE WHEN pg_catalog.has_sequence_privilege('@extschema@.usage_event_id_seq', 'SELECT')
-                    THEN coalesce(pg_catalog.pg_sequence_last_value('@extschema@.usage_event_id_seq'), 0) - (SELECT s.wm FROM s)
-                         < coalesce((SELECT u.requests FROM @extschema@.usage_rollup_user_totals u WHERE u.user_id = p_user_id), 0)
-                    ELSE false END AS by_id),
+    SELECT @extschema@.usage_tail_is_short(
+               CASE WHEN p_user_id IS NULL THEN (SELECT r.events_folded FROM @extschema@.usage_rollup_state r)
+                    ELSE coalesce((SELECT u.requests FROM @extschema@.usage_rollup_user_totals u WHERE u.user_id = p_user_id), 0)
+               END) AS by_id),
 daily AS NOT MATERIALIZED (
     SELECT d.bucket, NULL::text AS user_id, d.provider_id, d.model_id, d.endpoint_id, d.success, d.requests, d.unpriced_requests,
            d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens, d.cache_write_1h_tokens,
@@ -219,8 +242,8 @@ raw_parts AS (
       AND r.event_id > (SELECT s.wm FROM s)
       AND r.occurred_at >= (SELECT s.f FROM s) AND r.occurred_at < (SELECT s.t FROM s)
     UNION ALL
-    -- one user's tail by event id (IS TRUE keeps the user and time indexes out of it)
-    SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), 1, l.occurred_at, l.user_id,
+    -- the tail by event id (IS TRUE keeps the user and time indexes out of it)
+    SELECT greatest(date_trunc('hour', l.occurred_at, 'UTC'), (SELECT s.f FROM s)), 1, l.occurred_at, p_user_id,
            l.provider_id, l.model_id, l.endpoint_id, l.success,
            l.input_tokens, l.output_tokens, l.cache_read_tokens, l.cache_write_tokens, l.cache_write_1h_tokens,
            l.reasoning_tokens, l.total_tokens, l.input_cost_nano_usd, l.output_cost_nano_usd,
@@ -229,7 +252,8 @@ raw_parts AS (
     FROM @extschema@.usage_log l
     WHERE (SELECT tp.by_id FROM tail_pick tp)
       AND l.event_id > (SELECT s.wm FROM s)
-      AND (l.user_id = p_user_id AND l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.t FROM s)) IS TRUE)
+      AND ((p_user_id IS NULL OR l.user_id = p_user_id)
+           AND l.occurred_at >= (SELECT s.f FROM s) AND l.occurred_at < (SELECT s.t FROM s)) IS TRUE)
 -- whole days
 -- (the constant bounds repeat the segment bounds loosely so the planner can
 -- estimate the range when the period is known at planning time)
@@ -321,6 +345,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 WITH b AS MATERIALIZED (
     SELECT (SELECT s.watermark FROM @extschema@.usage_rollup_state s) AS wm,
+           @extschema@.usage_tail_is_short((SELECT s.events_folded FROM @extschema@.usage_rollup_state s)) AS tail_by_id,
            coalesce(p_from, '-infinity') AS f, coalesce(p_to, 'infinity') AS t,
            lo.cum_before AS f_cum, lo.raw_from AS f_raw_from, lo.raw_to AS f_raw_to, lo.sign AS f_sign,
            hi.cum_before AS t_cum, hi.raw_from AS t_raw_from, hi.raw_to AS t_raw_to, hi.sign AS t_sign
@@ -357,7 +382,8 @@ cum AS (
                        ORDER BY c.bucket DESC LIMIT 1) fc ON true
     WHERE u.first_bucket < bt.t_cum AND u.last_bucket >= bt.f_cum
       AND (p_users IS NULL OR u.user_id IN (SELECT unnest(p_users)))),
--- The raw rows next to the bounds (rolled up) and the tail, per user.
+-- The raw rows next to the bounds (rolled up) and the tail, per user; only
+-- the given users' rows are aggregated (a ranking pass names a few dozen).
 raw AS (
     SELECT r.user_id, sum(r.sign) AS requests, sum(r.sign) FILTER (WHERE NOT r.success) AS failures,
            sum(r.sign) FILTER (WHERE r.total_cost_nano_usd IS NULL) AS unpriced_requests,
@@ -367,17 +393,29 @@ raw AS (
           WHERE (SELECT b.t_raw_from < b.t_raw_to FROM b)
             AND l.occurred_at >= (SELECT b.t_raw_from FROM b) AND l.occurred_at < (SELECT b.t_raw_to FROM b)
             AND l.event_id + 0 <= (SELECT b.wm FROM b)
+            AND (p_users IS NULL OR l.user_id IN (SELECT unnest(p_users)))
           UNION ALL
           SELECT l.user_id, -(SELECT b.f_sign FROM b), l.success, l.total_tokens, l.total_cost_nano_usd
           FROM @extschema@.usage_log l
           WHERE (SELECT b.f_raw_from < b.f_raw_to FROM b)
             AND l.occurred_at >= (SELECT b.f_raw_from FROM b) AND l.occurred_at < (SELECT b.f_raw_to FROM b)
             AND l.event_id + 0 <= (SELECT b.wm FROM b)
+            AND (p_users IS NULL OR l.user_id IN (SELECT unnest(p_users)))
+          UNION ALL
+          -- the tail: by event id when it is short (IS TRUE keeps the time index out)
+          SELECT l.user_id, 1, l.success, l.total_tokens, l.total_cost_nano_usd
+          FROM @extschema@.usage_log l
+          WHERE (SELECT b.tail_by_id FROM b)
+            AND l.event_id > (SELECT b.wm FROM b)
+            AND (l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)) IS TRUE
+            AND (p_users IS NULL OR l.user_id IN (SELECT unnest(p_users)))
           UNION ALL
           SELECT l.user_id, 1, l.success, l.total_tokens, l.total_cost_nano_usd
           FROM @extschema@.usage_log l
-          WHERE l.event_id > (SELECT b.wm FROM b)
-            AND l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)) r
+          WHERE NOT (SELECT b.tail_by_id FROM b)
+            AND l.event_id > (SELECT b.wm FROM b)
+            AND l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)
+            AND (p_users IS NULL OR l.user_id IN (SELECT unnest(p_users)))) r
     GROUP BY r.user_id)
 SELECT coalesce(c.user_id, r.user_id),
        (coalesce(c.requests, 0) + coalesce(r.requests, 0))::bigint,
@@ -388,7 +426,6 @@ SELECT coalesce(c.user_id, r.user_id),
 FROM cum c
 FULL JOIN raw r ON r.user_id = c.user_id
 WHERE coalesce(c.requests, 0) + coalesce(r.requests, 0) > 0
-  AND (p_users IS NULL OR coalesce(c.user_id, r.user_id) IN (SELECT unnest(p_users)))
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_user_range(timestamptz, timestamptz, text[]) IS
 'Internal: every user''s (or only the given users'') requests, failures, unpriced requests, tokens and cost in [from, to) (users with events in it only), from the per-user running totals, raw edges of at most half an hour and the raw tail';
@@ -410,6 +447,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 WITH b AS MATERIALIZED (
     SELECT x.f, x.t, (SELECT s.watermark FROM @extschema@.usage_rollup_state s) AS wm,
+           @extschema@.usage_tail_is_short((SELECT s.events_folded FROM @extschema@.usage_rollup_state s)) AS tail_by_id,
            -- the whole UTC hours inside the period: [hf, ht)
            CASE WHEN isfinite(x.f) THEN date_trunc('hour', x.f - interval '1 microsecond', 'UTC') + interval '1 hour'
                 ELSE x.f END AS hf,
@@ -434,9 +472,17 @@ FROM (SELECT o.user_id FROM overlapping o WHERE o.settled
       CROSS JOIN LATERAL @extschema@.usage_user_range(p_from, p_to, n.users) r
       WHERE n.users IS NOT NULL
       UNION
+      -- the tail: by event id when it is short (IS TRUE keeps the time index out)
       SELECT l.user_id
       FROM @extschema@.usage_log l
-      WHERE l.event_id > (SELECT b.wm FROM b)
+      WHERE (SELECT b.tail_by_id FROM b)
+        AND l.event_id > (SELECT b.wm FROM b)
+        AND (l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)) IS TRUE
+      UNION
+      SELECT l.user_id
+      FROM @extschema@.usage_log l
+      WHERE NOT (SELECT b.tail_by_id FROM b)
+        AND l.event_id > (SELECT b.wm FROM b)
         AND l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)) a
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_active_user_count(timestamptz, timestamptz) IS
@@ -538,6 +584,7 @@ DECLARE
     bounds bigint[];
     first_users text[];
     from_hour timestamptz;
+    tail_by_id boolean;
 BEGIN
     IF order_by IS NULL OR order_by NOT IN ('cost', 'tokens', 'requests') THEN
         RAISE EXCEPTION 'order_by must be cost, tokens or requests, got %', coalesce(quote_literal(order_by), 'NULL')
@@ -551,14 +598,22 @@ BEGIN
     END IF;
     p := @extschema@.usage_period(from_time, to_time);
     from_hour := date_trunc('hour', p.period_from, 'UTC');  -- once, not per user
+    tail_by_id := @extschema@.usage_tail_is_short((SELECT s.events_folded FROM @extschema@.usage_rollup_state s));
 
     -- Every user who may have events in the period, with their bound.
+    -- (the tail by event id when it is short: IS TRUE keeps the time index out)
     WITH tail AS (
         SELECT l.user_id, count(*) AS requests, sum(l.total_tokens) AS tokens,
                coalesce(sum(l.total_cost_nano_usd), 0) AS cost
-        FROM @extschema@.usage_log l
-        WHERE l.event_id > (SELECT s.watermark FROM @extschema@.usage_rollup_state s)
-          AND l.occurred_at >= p.period_from AND l.occurred_at < p.period_to
+        FROM (SELECT x.user_id, x.total_tokens, x.total_cost_nano_usd
+              FROM @extschema@.usage_log x
+              WHERE tail_by_id AND x.event_id > (SELECT s.watermark FROM @extschema@.usage_rollup_state s)
+                AND (x.occurred_at >= p.period_from AND x.occurred_at < p.period_to) IS TRUE
+              UNION ALL
+              SELECT x.user_id, x.total_tokens, x.total_cost_nano_usd
+              FROM @extschema@.usage_log x
+              WHERE NOT tail_by_id AND x.event_id > (SELECT s.watermark FROM @extschema@.usage_rollup_state s)
+                AND x.occurred_at >= p.period_from AND x.occurred_at < p.period_to) l
         GROUP BY l.user_id),
     rolled AS (
         SELECT u.user_id, u.requests, u.total_tokens AS tokens, u.total_cost_nano_usd AS cost

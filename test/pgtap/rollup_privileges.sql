@@ -3,7 +3,7 @@
 -- record only. Every function of this area documents itself and pins its
 -- search_path when it runs as definer.
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 
 CREATE ROLE tap_rp_app LOGIN IN ROLE tokenledger_writer;
 CREATE ROLE tap_rp_alice LOGIN IN ROLE tokenledger_reader;
@@ -24,6 +24,7 @@ SELECT throws_ok($$ SELECT * FROM usage_top_users() $$, '42501', NULL, 'a reader
 SELECT throws_ok($$ SELECT * FROM usage_system_summary() $$, '42501', NULL, 'a reader cannot see platform totals');
 SELECT throws_ok($$ SELECT usage_active_user_count(NULL, NULL) $$, '42501', NULL, 'a reader cannot count the platform''s users');
 SELECT throws_ok($$ SELECT * FROM usage_forget_user('tap_rp_bob') $$, '42501', NULL, 'a reader cannot erase users');
+SELECT is(usage_tail_is_short(1000000000), false, 'a reader is never told how long the raw tail is');
 RESET ROLE;
 
 SET ROLE tap_rp_app;
@@ -35,6 +36,7 @@ RESET ROLE;
 SET ROLE tap_rp_admin;
 SELECT is((SELECT count(*)::int FROM usage_top_users('2020-01-01+00', '2020-02-01+00')), 2, 'an admin ranks every user');
 SELECT is((SELECT requests FROM usage_system_summary('2020-01-01+00', '2020-02-01+00')), 2::bigint, 'an admin sees platform totals');
+SELECT is(usage_tail_is_short(1000000000), true, 'an admin learns whether the raw tail is short');
 SELECT is((SELECT rows_changed FROM usage_forget_user('tap_rp_bob', 'tap-anon') WHERE object = 'usage_log'), 1::bigint,
     'an admin erases a user through the definer function');
 -- Erasure and repricing run as definer; the rollup staging tables they use
@@ -62,7 +64,8 @@ SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
     WHERE p.proname IN ('usage_user_summary', 'usage_top_users', 'usage_user_history', 'usage_session_summary',
                         'usage_system_summary', 'usage_timeseries', 'usage_by_model', 'usage_by_endpoint',
-                        'usage_by_provider', 'usage_totals', 'usage_report_facts', 'usage_active_user_count') AND p.prosecdef
+                        'usage_by_provider', 'usage_totals', 'usage_report_facts', 'usage_active_user_count',
+                        'usage_tail_is_short') AND p.prosecdef
 $$, 'reports run as SECURITY INVOKER');
 
 SELECT * FROM finish();
