@@ -303,6 +303,7 @@ DECLARE
     sort_setting text := pg_catalog.current_setting('enable_sort');
     n bigint;
     hours bigint;
+    straddles boolean;  -- some hour crosses a day boundary of the day zone
 BEGIN
     PERFORM @extschema@.usage_rollup_staging();
     TRUNCATE pg_temp.tokenledger_fold;
@@ -331,16 +332,18 @@ BEGIN
     WHERE l.event_id > lo AND l.event_id <= hi
     GROUP BY 1, l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id;
     PERFORM pg_catalog.set_config('enable_sort', sort_setting, true);
-    SELECT coalesce(sum(f.requests), 0), count(DISTINCT f.bucket) INTO n, hours FROM pg_temp.tokenledger_fold f;
+    SELECT coalesce(sum(f.requests), 0), count(DISTINCT f.bucket),
+           coalesce(bool_or(date_trunc('day', f.bucket, dtz)
+                            <> date_trunc('day', f.bucket + interval '1 hour' - interval '1 microsecond', dtz)), false)
+      INTO n, hours, straddles
+    FROM pg_temp.tokenledger_fold f;
 
     PERFORM @extschema@.usage_rollup_merge('usage_rollup_hourly', 'tokenledger_fold');
 
     -- Days from hours, except hours that straddle a day boundary of the day
     -- zone (zones with half-hour offsets), which come from the raw rows.
     TRUNCATE pg_temp.tokenledger_fold_daily;
-    IF hours = 1 AND NOT EXISTS (SELECT 1 FROM pg_temp.tokenledger_fold x
-                                 WHERE date_trunc('day', x.bucket, dtz)
-                                       <> date_trunc('day', x.bucket + interval '1 hour' - interval '1 microsecond', dtz)) THEN
+    IF hours = 1 AND NOT straddles THEN
         -- One hour (a rollup run every minute): its rows are the day's rows.
         INSERT INTO pg_temp.tokenledger_fold_daily
         SELECT date_trunc('day', f.bucket, dtz), f.requests, f.unpriced_requests,
@@ -351,9 +354,7 @@ BEGIN
                f.latency_sum_ms, f.latency_count,
                f.model_id, f.endpoint_id, f.provider_id, f.success, f.user_id, f.latency_hist
         FROM pg_temp.tokenledger_fold f;
-    ELSIF NOT EXISTS (SELECT 1 FROM pg_temp.tokenledger_fold x
-                   WHERE date_trunc('day', x.bucket, dtz)
-                         <> date_trunc('day', x.bucket + interval '1 hour' - interval '1 microsecond', dtz)) THEN
+    ELSIF NOT straddles THEN
         -- Every hour lies in one day (the usual case): a plain regrouping.
         INSERT INTO pg_temp.tokenledger_fold_daily
         SELECT date_trunc('day', f.bucket, dtz), sum(f.requests), sum(f.unpriced_requests),
@@ -402,9 +403,6 @@ BEGIN
                    @extschema@.usage_latency_hist(l.latency_ms)
             FROM @extschema@.usage_log l
             WHERE l.event_id > lo AND l.event_id <= hi
-              AND EXISTS (SELECT 1 FROM pg_temp.tokenledger_fold x
-                          WHERE date_trunc('day', x.bucket, dtz)
-                                <> date_trunc('day', x.bucket + interval '1 hour' - interval '1 microsecond', dtz))
               AND date_trunc('day', date_trunc('hour', l.occurred_at, 'UTC'), dtz)
                   <> date_trunc('day', date_trunc('hour', l.occurred_at, 'UTC') + interval '1 hour' - interval '1 microsecond', dtz)
             GROUP BY 1, l.model_id, coalesce(l.endpoint_id, 0), coalesce(l.provider_id, 0), l.success, l.user_id

@@ -69,6 +69,39 @@ COMMENT ON FUNCTION @extschema@.usage_tail_is_short(bigint) IS
 REVOKE ALL ON FUNCTION @extschema@.usage_tail_is_short(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.usage_tail_is_short(bigint) TO tokenledger_reader, tokenledger_admin;
 
+-- The raw tail in [p_from, p_to): the ledger rows above the watermark that
+-- lie in the period, read by event id while the tail is shorter than
+-- everything rolled up (IS TRUE keeps the time index out), else through the
+-- time index (see usage_tail_is_short). PL/pgSQL, so each query's plan is
+-- kept for the session; the per-user reports read their tail here.
+-- usage_report_facts has its own, which can also use one user's index.
+-- Without a worker limit the session's generic plan was parallel: starting
+-- workers took ten times longer than reading a tail of 2,000 rows.
+CREATE FUNCTION @extschema@.usage_tail_events(p_from timestamptz, p_to timestamptz)
+RETURNS SETOF @extschema@.usage_log
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET max_parallel_workers_per_gather = 0
+AS $fn$
+BEGIN
+    IF @extschema@.usage_tail_is_short((SELECT s.events_folded FROM @extschema@.usage_rollup_state s)) THEN
+        RETURN QUERY
+        SELECT l.* FROM @extschema@.usage_log l
+        WHERE l.event_id > (SELECT s.watermark FROM @extschema@.usage_rollup_state s)
+          AND (l.occurred_at >= p_from AND l.occurred_at < p_to) IS TRUE;
+    ELSE
+        RETURN QUERY
+        SELECT l.* FROM @extschema@.usage_log l
+        WHERE l.event_id > (SELECT s.watermark FROM @extschema@.usage_rollup_state s)
+          AND l.occurred_at >= p_from AND l.occurred_at < p_to;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.usage_tail_events(timestamptz, timestamptz) IS
+'Internal: the ledger rows above the rollup watermark in [from, to), read by event id or through the time index as usage_tail_is_short decides';
+REVOKE ALL ON FUNCTION @extschema@.usage_tail_events(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usage_tail_events(timestamptz, timestamptz) TO tokenledger_admin;
+
 -- How a period splits into sources (see above).
 CREATE FUNCTION @extschema@.usage_report_segments(p_from timestamptz, p_to timestamptz, use_daily boolean DEFAULT true,
     OUT f timestamptz, OUT t timestamptz, OUT hs timestamptz, OUT he timestamptz,
@@ -345,8 +378,6 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 WITH b AS MATERIALIZED (
     SELECT (SELECT s.watermark FROM @extschema@.usage_rollup_state s) AS wm,
-           @extschema@.usage_tail_is_short((SELECT s.events_folded FROM @extschema@.usage_rollup_state s)) AS tail_by_id,
-           coalesce(p_from, '-infinity') AS f, coalesce(p_to, 'infinity') AS t,
            lo.cum_before AS f_cum, lo.raw_from AS f_raw_from, lo.raw_to AS f_raw_to, lo.sign AS f_sign,
            hi.cum_before AS t_cum, hi.raw_from AS t_raw_from, hi.raw_to AS t_raw_to, hi.sign AS t_sign
     FROM @extschema@.usage_running_total_bound(coalesce(p_from, '-infinity')) lo,
@@ -402,20 +433,9 @@ raw AS (
             AND l.event_id + 0 <= (SELECT b.wm FROM b)
             AND (p_users IS NULL OR l.user_id IN (SELECT unnest(p_users)))
           UNION ALL
-          -- the tail: by event id when it is short (IS TRUE keeps the time index out)
           SELECT l.user_id, 1, l.success, l.total_tokens, l.total_cost_nano_usd
-          FROM @extschema@.usage_log l
-          WHERE (SELECT b.tail_by_id FROM b)
-            AND l.event_id > (SELECT b.wm FROM b)
-            AND (l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)) IS TRUE
-            AND (p_users IS NULL OR l.user_id IN (SELECT unnest(p_users)))
-          UNION ALL
-          SELECT l.user_id, 1, l.success, l.total_tokens, l.total_cost_nano_usd
-          FROM @extschema@.usage_log l
-          WHERE NOT (SELECT b.tail_by_id FROM b)
-            AND l.event_id > (SELECT b.wm FROM b)
-            AND l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)
-            AND (p_users IS NULL OR l.user_id IN (SELECT unnest(p_users)))) r
+          FROM @extschema@.usage_tail_events(coalesce(p_from, '-infinity'), coalesce(p_to, 'infinity')) l
+          WHERE p_users IS NULL OR l.user_id IN (SELECT unnest(p_users))) r
     GROUP BY r.user_id)
 SELECT coalesce(c.user_id, r.user_id),
        (coalesce(c.requests, 0) + coalesce(r.requests, 0))::bigint,
@@ -446,8 +466,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 WITH b AS MATERIALIZED (
-    SELECT x.f, x.t, (SELECT s.watermark FROM @extschema@.usage_rollup_state s) AS wm,
-           @extschema@.usage_tail_is_short((SELECT s.events_folded FROM @extschema@.usage_rollup_state s)) AS tail_by_id,
+    SELECT x.f, x.t,
            -- the whole UTC hours inside the period: [hf, ht)
            CASE WHEN isfinite(x.f) THEN date_trunc('hour', x.f - interval '1 microsecond', 'UTC') + interval '1 hour'
                 ELSE x.f END AS hf,
@@ -472,18 +491,8 @@ FROM (SELECT o.user_id FROM overlapping o WHERE o.settled
       CROSS JOIN LATERAL @extschema@.usage_user_range(p_from, p_to, n.users) r
       WHERE n.users IS NOT NULL
       UNION
-      -- the tail: by event id when it is short (IS TRUE keeps the time index out)
       SELECT l.user_id
-      FROM @extschema@.usage_log l
-      WHERE (SELECT b.tail_by_id FROM b)
-        AND l.event_id > (SELECT b.wm FROM b)
-        AND (l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)) IS TRUE
-      UNION
-      SELECT l.user_id
-      FROM @extschema@.usage_log l
-      WHERE NOT (SELECT b.tail_by_id FROM b)
-        AND l.event_id > (SELECT b.wm FROM b)
-        AND l.occurred_at >= (SELECT b.f FROM b) AND l.occurred_at < (SELECT b.t FROM b)) a
+      FROM @extschema@.usage_tail_events(coalesce(p_from, '-infinity'), coalesce(p_to, 'infinity')) l) a
 $fn$;
 COMMENT ON FUNCTION @extschema@.usage_active_user_count(timestamptz, timestamptz) IS
 'Internal: the number of users with an event in [from, to), from the per-user summaries where they settle it and usage_user_range for the rest';
@@ -584,7 +593,6 @@ DECLARE
     bounds bigint[];
     first_users text[];
     from_hour timestamptz;
-    tail_by_id boolean;
 BEGIN
     IF order_by IS NULL OR order_by NOT IN ('cost', 'tokens', 'requests') THEN
         RAISE EXCEPTION 'order_by must be cost, tokens or requests, got %', coalesce(quote_literal(order_by), 'NULL')
@@ -598,22 +606,12 @@ BEGIN
     END IF;
     p := @extschema@.usage_period(from_time, to_time);
     from_hour := date_trunc('hour', p.period_from, 'UTC');  -- once, not per user
-    tail_by_id := @extschema@.usage_tail_is_short((SELECT s.events_folded FROM @extschema@.usage_rollup_state s));
 
     -- Every user who may have events in the period, with their bound.
-    -- (the tail by event id when it is short: IS TRUE keeps the time index out)
     WITH tail AS (
         SELECT l.user_id, count(*) AS requests, sum(l.total_tokens) AS tokens,
                coalesce(sum(l.total_cost_nano_usd), 0) AS cost
-        FROM (SELECT x.user_id, x.total_tokens, x.total_cost_nano_usd
-              FROM @extschema@.usage_log x
-              WHERE tail_by_id AND x.event_id > (SELECT s.watermark FROM @extschema@.usage_rollup_state s)
-                AND (x.occurred_at >= p.period_from AND x.occurred_at < p.period_to) IS TRUE
-              UNION ALL
-              SELECT x.user_id, x.total_tokens, x.total_cost_nano_usd
-              FROM @extschema@.usage_log x
-              WHERE NOT tail_by_id AND x.event_id > (SELECT s.watermark FROM @extschema@.usage_rollup_state s)
-                AND x.occurred_at >= p.period_from AND x.occurred_at < p.period_to) l
+        FROM @extschema@.usage_tail_events(p.period_from, p.period_to) l
         GROUP BY l.user_id),
     rolled AS (
         SELECT u.user_id, u.requests, u.total_tokens AS tokens, u.total_cost_nano_usd AS cost

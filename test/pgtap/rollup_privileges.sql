@@ -3,7 +3,7 @@
 -- record only. Every function of this area documents itself and pins its
 -- search_path when it runs as definer.
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 
 CREATE ROLE tap_rp_app LOGIN IN ROLE tokenledger_writer;
 CREATE ROLE tap_rp_alice LOGIN IN ROLE tokenledger_reader;
@@ -25,6 +25,7 @@ SELECT throws_ok($$ SELECT * FROM usage_system_summary() $$, '42501', NULL, 'a r
 SELECT throws_ok($$ SELECT usage_active_user_count(NULL, NULL) $$, '42501', NULL, 'a reader cannot count the platform''s users');
 SELECT throws_ok($$ SELECT * FROM usage_forget_user('tap_rp_bob') $$, '42501', NULL, 'a reader cannot erase users');
 SELECT is(usage_tail_is_short(1000000000), false, 'a reader is never told how long the raw tail is');
+SELECT throws_ok($$ SELECT count(*) FROM usage_tail_events(NULL, NULL) $$, '42501', NULL, 'a reader cannot read the platform''s raw tail');
 RESET ROLE;
 
 SET ROLE tap_rp_app;
@@ -65,7 +66,7 @@ SELECT is_empty($$
     WHERE p.proname IN ('usage_user_summary', 'usage_top_users', 'usage_user_history', 'usage_session_summary',
                         'usage_system_summary', 'usage_timeseries', 'usage_by_model', 'usage_by_endpoint',
                         'usage_by_provider', 'usage_totals', 'usage_report_facts', 'usage_active_user_count',
-                        'usage_tail_is_short') AND p.prosecdef
+                        'usage_tail_is_short', 'usage_tail_events') AND p.prosecdef
 $$, 'reports run as SECURITY INVOKER');
 
 SELECT * FROM finish();
