@@ -128,6 +128,16 @@ tl_state(void)
 	return &state;
 }
 
+/*
+ * Whether the extension is installed. Cheap while the cached state is
+ * valid: dropping the extension drops usage_log, which invalidates it.
+ */
+bool
+tl_extension_present(void)
+{
+	return state.valid || OidIsValid(get_extension_oid("tokenledger", true));
+}
+
 /* "schema"."name" for building queries; palloc'd in the current context. */
 char *
 tl_qualified(const char *name)

@@ -23,7 +23,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -252,7 +251,7 @@ tl_quota_counters_flush(void)
 	if (n <= 0)
 		return false;
 	/* The extension was dropped in this transaction: nothing to count into. */
-	if (!OidIsValid(get_extension_oid("tokenledger", true)))
+	if (!tl_extension_present())
 	{
 		n_pending = done;
 		return false;

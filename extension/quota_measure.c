@@ -56,7 +56,8 @@ static SPIPlanPtr user_plan;
 static SPIPlanPtr limits_plan;
 static SPIPlanPtr overrides_plan;
 static SPIPlanPtr counters_plan;
-static SPIPlanPtr raw_plan;
+static SPIPlanPtr raw_recent_plan;
+static SPIPlanPtr raw_calendar_plan;
 static uint64 plans_generation;
 
 /* Usage of one window: requests, tokens, cost and its earliest event. */
@@ -99,8 +100,7 @@ prepare_plans(void)
 	static const Oid limits_types[3] = {TEXTOID, JSONBOID, TIMESTAMPTZOID};
 	static const Oid counters_types[7] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	static const Oid raw_types[13] = {TEXTOID,
-		BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	static const Oid raw_types[7] = {TEXTOID,
 	BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	TlState    *st = tl_state();
 	char	   *counters = tl_qualified("quota_usage_counters");
@@ -117,7 +117,8 @@ prepare_plans(void)
 		SPI_freeplan(limits_plan);
 		SPI_freeplan(overrides_plan);
 		SPI_freeplan(counters_plan);
-		SPI_freeplan(raw_plan);
+		SPI_freeplan(raw_recent_plan);
+		SPI_freeplan(raw_calendar_plan);
 	}
 	user_plan = tl_keep_plan(psprintf(
 		"SELECT qu.plan, qu.overrides, qu.blocked, qu.block_reason, qu.overrides <> '{}' "
@@ -154,13 +155,20 @@ prepare_plans(void)
 		"FROM %s q WHERE q.user_id = $1 AND q.expires_at > $7",
 		bucket_cols, counters, bucket_cols, counters, bucket_cols, counters, bucket_cols, counters,
 		tl_qualified("quota_reservations")), 7, counters_types);
-	/* Ledger rows of partial window starts; a false flag skips its range. */
-	raw_plan = tl_keep_plan(psprintf(
+	/*
+	 * Ledger rows of partial window starts; a false flag skips its range.
+	 * Each arm starts a scan of every ledger partition its range may reach,
+	 * so the sliding windows' edges (most checks of a busy user) and the
+	 * calendar ones (time zones off the whole hour) are separate queries.
+	 */
+	raw_recent_plan = tl_keep_plan(psprintf(
 		"SELECT 0, %s FROM %s l WHERE $2 AND l.user_id = $1 AND l.occurred_at > $3 AND l.occurred_at < $4 "
-		"UNION ALL SELECT 1, %s FROM %s l WHERE $5 AND l.user_id = $1 AND l.occurred_at > $6 AND l.occurred_at < $7 "
-		"UNION ALL SELECT 2, %s FROM %s l WHERE $8 AND l.user_id = $1 AND l.occurred_at >= $9 AND l.occurred_at < $10 "
-		"UNION ALL SELECT 3, %s FROM %s l WHERE $11 AND l.user_id = $1 AND l.occurred_at >= $12 AND l.occurred_at < $13",
-		raw_cols, ledger, raw_cols, ledger, raw_cols, ledger, raw_cols, ledger), 13, raw_types);
+		"UNION ALL SELECT 1, %s FROM %s l WHERE $5 AND l.user_id = $1 AND l.occurred_at > $6 AND l.occurred_at < $7",
+		raw_cols, ledger, raw_cols, ledger), 7, raw_types);
+	raw_calendar_plan = tl_keep_plan(psprintf(
+		"SELECT 2, %s FROM %s l WHERE $2 AND l.user_id = $1 AND l.occurred_at >= $3 AND l.occurred_at < $4 "
+		"UNION ALL SELECT 3, %s FROM %s l WHERE $5 AND l.user_id = $1 AND l.occurred_at >= $6 AND l.occurred_at < $7",
+		raw_cols, ledger, raw_cols, ledger), 7, raw_types);
 	plans_generation = st->generation;
 }
 
@@ -173,6 +181,42 @@ get_int8(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
 }
 
 /*
+ * Adds the ledger rows of two partial window starts, between lo and hi for
+ * each flag that is set (the plan decides which bounds are inclusive), to
+ * the windows w its rows name (0..3: minute, hour, day, month).
+ */
+static void
+add_raw_edges(SPIPlanPtr plan, text *user_id, bool read_only, Usage *w,
+			  bool first, TimestampTz first_lo, TimestampTz first_hi,
+			  bool second, TimestampTz second_lo, TimestampTz second_hi)
+{
+	Datum		args[7];
+	bool		isnull;
+	int			rc;
+	uint64		r;
+
+	args[0] = PointerGetDatum(user_id);
+	args[1] = BoolGetDatum(first);
+	args[2] = TimestampTzGetDatum(first_lo);
+	args[3] = TimestampTzGetDatum(first_hi);
+	args[4] = BoolGetDatum(second);
+	args[5] = TimestampTzGetDatum(second_lo);
+	args[6] = TimestampTzGetDatum(second_hi);
+	rc = SPI_execute_plan(plan, args, NULL, read_only, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "tokenledger: reading quota window edges failed: %s", SPI_result_code_string(rc));
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[r];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		int32		kind = DatumGetInt32(SPI_getbinval(t, d, 1, &isnull));
+		TimestampTz at = DatumGetTimestampTz(SPI_getbinval(t, d, 2, &isnull));
+
+		usage_add(&w[kind], 1, get_int8(t, d, 3, &isnull), get_int8(t, d, 4, &isnull), at);
+	}
+}
+
+/*
  * Measures every limit of user_id at now into *m. Call inside SPI; the
  * text and array datums in *m are copied into cxt.
  */
@@ -182,8 +226,7 @@ tl_quota_measure_user(text *user_id, TimestampTz now, bool read_only, QuotaMeasu
 {
 	Datum		out[4] = {0};
 	bool		out_null[4];
-	Datum		args[13];
-	char		arg_nulls[13];
+	Datum		args[7];
 	bool		isnull;
 	bool		any_limit = false;
 	bool		overrides;
@@ -394,36 +437,12 @@ tl_quota_measure_user(text *user_id, TimestampTz now, bool read_only, QuotaMeasu
 		usage_add(&w[W_MINUTE], edge_m.requests, edge_m.tokens, edge_m.cost, edge_m.first);
 	if (edge_h.requests > 0 && !raw_h)
 		usage_add(&w[W_HOUR], edge_h.requests, edge_h.tokens, edge_h.cost, edge_h.first);
-	if (raw_m || raw_h || day0 < h1_d || month0 < h1_mo)
-	{
-		memset(arg_nulls, ' ', sizeof(arg_nulls));
-		args[0] = PointerGetDatum(user_id);
-		args[1] = BoolGetDatum(raw_m);
-		args[2] = TimestampTzGetDatum(a_m);
-		args[3] = TimestampTzGetDatum(m1_m);
-		args[4] = BoolGetDatum(raw_h);
-		args[5] = TimestampTzGetDatum(a_h);
-		args[6] = TimestampTzGetDatum(m1_h);
-		args[7] = BoolGetDatum(day0 < h1_d);
-		args[8] = TimestampTzGetDatum(day0);
-		args[9] = TimestampTzGetDatum(h1_d);
-		args[10] = BoolGetDatum(month0 < h1_mo);
-		args[11] = TimestampTzGetDatum(month0);
-		args[12] = TimestampTzGetDatum(h1_mo);
-		rc = SPI_execute_plan(raw_plan, args, arg_nulls, read_only, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "tokenledger: reading quota window edges failed: %s", SPI_result_code_string(rc));
-		for (r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	t = SPI_tuptable->vals[r];
-			TupleDesc	d = SPI_tuptable->tupdesc;
-			int32		kind = DatumGetInt32(SPI_getbinval(t, d, 1, &isnull));
-			TimestampTz at = DatumGetTimestampTz(SPI_getbinval(t, d, 2, &isnull));
-
-			/* kinds 0..3 are the minute, hour, day and month windows */
-			usage_add(&w[kind], 1, get_int8(t, d, 3, &isnull), get_int8(t, d, 4, &isnull), at);
-		}
-	}
+	if (raw_m || raw_h)
+		add_raw_edges(raw_recent_plan, user_id, read_only, w,
+					  raw_m, a_m, m1_m, raw_h, a_h, m1_h);
+	if (day0 < h1_d || month0 < h1_mo)
+		add_raw_edges(raw_calendar_plan, user_id, read_only, w,
+					  day0 < h1_d, day0, h1_d, month0 < h1_mo, month0, h1_mo);
 
 	for (i = 0; i < N_LIMITS; i++)
 	{

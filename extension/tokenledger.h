@@ -37,6 +37,7 @@ typedef struct TlState
 } TlState;
 
 extern TlState *tl_state(void);
+extern bool tl_extension_present(void);
 extern char *tl_qualified(const char *name);
 extern SPIPlanPtr tl_keep_plan(const char *sql, int nargs, const Oid *argtypes);
 

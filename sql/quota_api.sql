@@ -81,6 +81,18 @@ SELECT quota_check(NULL);
 SELECT quota_check('x', -1);
 SELECT quota_check('x', 0, -0.5);
 SELECT quota_check('x', 0, 0.0000000001);
+-- The edges of the arguments quota_check and quota_reserve validate in C,
+-- next to quota_check_args, which quota_status uses: the same answers.
+SELECT quota_check('');
+SELECT quota_check('x', NULL);
+SELECT quota_reserve('x', 0, 9000000000.000000001);
+SELECT quota_check('x', 0, 'NaN');
+SELECT quota_check('x', 0, '-Infinity');
+SELECT quota_check_args('x', 0, 'NaN');
+SELECT quota_check_args('x', 0, 9000000000.000000001);
+SELECT quota_check_args('x', 0, '-Infinity');
+SELECT allowed, used FROM quota_check('x', 0, NULL);
+SELECT allowed, limit_value FROM quota_check('carol', 0, 0.000001000);
 SELECT quota_reserve('x', 1, 0, interval '0');
 SELECT quota_release(NULL);
 SELECT quota_plan_set('bad name');
